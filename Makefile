@@ -3,7 +3,7 @@ GO       ?= go
 BIN      ?= bin
 FUZZTIME ?= 20s
 # Packages with fuzz targets; `make fuzz` runs each target for $(FUZZTIME).
-FUZZPKGS ?= ./httpparse/... ./mcclient/...
+FUZZPKGS ?= ./httpparse/... ./server/... ./mcclient/...
 
 .PHONY: all build run test deps bench fuzz vet clean
 
@@ -28,6 +28,8 @@ vet:
 
 test: deps vet
 	$(GO) test -race -count=1 -timeout 14m ./...
+	@# Allocation pins (testing.AllocsPerRun) are exact only without the race detector.
+	$(GO) test -count=1 -run 'Alloc' ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

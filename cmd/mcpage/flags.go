@@ -1,0 +1,234 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/server"
+	"github.com/mcpage/mcpage/server/cachepolicy"
+	"github.com/mcpage/mcpage/server/upstream"
+)
+
+var errHelp = errors.New("help requested")
+
+// options holds the raw flag values; build turns them into server.Config.
+type options struct {
+	listen           string
+	upstream         string
+	memcached        string
+	storeSize        size
+	ttl              time.Duration
+	maxTTL           time.Duration
+	compressMin      size
+	maxItem          size
+	keyPrefix        string
+	bypassCookie     string
+	loops            int
+	readTimeout      time.Duration
+	upstreamTimeout  time.Duration
+	upstreamMaxConns int
+	maxHeaderBytes   size
+	maxBodyBytes     size
+
+	cfg server.Config
+}
+
+func (o *options) storeName() string {
+	if o.memcached == "" {
+		return "embedded"
+	}
+	return "memcached " + o.memcached
+}
+
+// parseFlags parses and validates args; every error is one line that names
+// the flag.
+func parseFlags(args []string, out io.Writer) (*options, error) {
+	o := &options{
+		storeSize:      256 << 20,
+		compressMin:    2048,
+		maxItem:        8 << 20,
+		maxHeaderBytes: 16 << 10,
+		maxBodyBytes:   10 << 20,
+	}
+	fs := flag.NewFlagSet("mcpage", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to accept clients on (host:port)")
+	fs.StringVar(&o.upstream, "upstream", "127.0.0.1:9000", "origin servers, comma-separated host:port or http://host:port; several are load-balanced")
+	fs.StringVar(&o.memcached, "memcached", "", "memcached servers (host:port[:weight],...); empty = embedded in-process store")
+	fs.Var(&o.storeSize, "store-size", "byte bound of the embedded store (suffixes K, M, G; binary)")
+	fs.DurationVar(&o.ttl, "ttl", 2*time.Minute, "freshness for a storable response that carries none; 0 = strict RFC 9111 (explicit or Last-Modified heuristic only)")
+	fs.DurationVar(&o.maxTTL, "max-ttl", 24*time.Hour, "cap on any stored page's freshness; 0 = no cap")
+	fs.Var(&o.compressMin, "compress-min", "pages of at least this many bytes are stored gzip-compressed; 0 = never")
+	fs.Var(&o.maxItem, "max-item", "largest page record stored, after compression")
+	fs.StringVar(&o.keyPrefix, "key-prefix", "", "prefix of every cache key")
+	fs.StringVar(&o.bypassCookie, "bypass-cookie", "", "regexp on cookie names: a request carrying a matching cookie skips the cache; empty = any cookie")
+	fs.IntVar(&o.loops, "loops", 0, "event loops; 0 = GOMAXPROCS")
+	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "close connections idle, or sending a request, for this long")
+	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", 30*time.Second, "limit on one upstream exchange (502/504 after it)")
+	fs.IntVar(&o.upstreamMaxConns, "upstream-max-conns", 1024, "connections per upstream server")
+	fs.Var(&o.maxHeaderBytes, "max-header-bytes", "limit on a request line plus headers (431 past it)")
+	fs.Var(&o.maxBodyBytes, "max-body-bytes", "limit on a request body (413 past it)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			usage(fs, out)
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	if err := o.build(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func usage(fs *flag.FlagSet, out io.Writer) {
+	fmt.Fprintf(out, "usage: mcpage [flags]\n\nAn edge caching reverse proxy. Flags:\n")
+	fs.SetOutput(out)
+	fs.PrintDefaults()
+}
+
+// build validates the options and fills o.cfg.
+func (o *options) build() error {
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return fmt.Errorf("-listen %q: want host:port", o.listen)
+	}
+	addrs, err := splitUpstreams(o.upstream)
+	if err != nil {
+		return err
+	}
+	if o.memcached != "" {
+		return fmt.Errorf("-memcached: the memcached page store is not available in this build yet; leave -memcached empty for the embedded store")
+	}
+	switch {
+	case o.storeSize < 1<<20:
+		return fmt.Errorf("-store-size %d: must be at least 1M", o.storeSize)
+	case o.ttl < 0:
+		return fmt.Errorf("-ttl %v: must not be negative", o.ttl)
+	case o.maxTTL < 0:
+		return fmt.Errorf("-max-ttl %v: must not be negative", o.maxTTL)
+	case o.maxItem < 1024:
+		return fmt.Errorf("-max-item %d: must be at least 1K", o.maxItem)
+	case int64(o.maxItem) > int64(o.storeSize):
+		return fmt.Errorf("-max-item %d: larger than -store-size %d", o.maxItem, o.storeSize)
+	case len(o.keyPrefix) > 64:
+		return fmt.Errorf("-key-prefix: at most 64 bytes")
+	case strings.IndexFunc(o.keyPrefix, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0:
+		return fmt.Errorf("-key-prefix %q: only visible ASCII, no spaces", o.keyPrefix)
+	case o.loops < 0 || o.loops > 1024:
+		return fmt.Errorf("-loops %d: want 0 (GOMAXPROCS) to 1024", o.loops)
+	case o.readTimeout <= 0:
+		return fmt.Errorf("-read-timeout %v: must be positive", o.readTimeout)
+	case o.upstreamTimeout <= 0:
+		return fmt.Errorf("-upstream-timeout %v: must be positive", o.upstreamTimeout)
+	case o.upstreamMaxConns < 1 || o.upstreamMaxConns > 1<<20:
+		return fmt.Errorf("-upstream-max-conns %d: want 1 to 1048576", o.upstreamMaxConns)
+	case o.maxHeaderBytes < 1024 || o.maxHeaderBytes > 1<<20:
+		return fmt.Errorf("-max-header-bytes %d: want 1K to 1M", o.maxHeaderBytes)
+	case o.maxBodyBytes < 0:
+		return fmt.Errorf("-max-body-bytes %d: must not be negative", o.maxBodyBytes)
+	}
+	var bypass *regexp.Regexp
+	if o.bypassCookie != "" {
+		if bypass, err = regexp.Compile(o.bypassCookie); err != nil {
+			return fmt.Errorf("-bypass-cookie: %v", err)
+		}
+	}
+	compressMin := int(o.compressMin)
+	if compressMin == 0 {
+		compressMin = -1 // the flag's 0 means never; the Config's 0 means default
+	}
+	maxBody := int64(o.maxBodyBytes)
+	if maxBody == 0 {
+		maxBody = 1 // 0 means "no bodies": one byte is the smallest bound httpparse takes literally
+	}
+	o.cfg = server.Config{
+		Listen: o.listen,
+		Loops:  o.loops,
+		Upstream: upstream.Config{
+			Addrs:           addrs,
+			Timeout:         o.upstreamTimeout,
+			MaxConnsPerAddr: o.upstreamMaxConns,
+		},
+		StoreSize:    int64(o.storeSize),
+		Policy:       cachepolicy.Rules{DefaultTTL: o.ttl, MaxTTL: o.maxTTL},
+		BypassCookie: bypass,
+		KeyPrefix:    o.keyPrefix,
+		CompressMin:  compressMin,
+		MaxItem:      int(o.maxItem),
+		ReadTimeout:  o.readTimeout,
+		Limits: httpparse.Limits{
+			MaxHeaderBytes: int(o.maxHeaderBytes),
+			MaxBodyBytes:   maxBody,
+		},
+	}
+	return nil
+}
+
+func newServer(o *options) (*server.Server, error) { return server.New(o.cfg) }
+
+// splitUpstreams parses -upstream: comma-separated host:port or http://host:port.
+func splitUpstreams(v string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if strings.HasPrefix(a, "https://") {
+			return nil, fmt.Errorf("-upstream %q: https origins are not supported; use http://", a)
+		}
+		a = strings.TrimPrefix(a, "http://")
+		a = strings.TrimSuffix(a, "/")
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("-upstream %q: want host:port or http://host:port", a)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return nil, fmt.Errorf("-upstream %q: bad port", a)
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-upstream: at least one host:port is required")
+	}
+	return out, nil
+}
+
+// size is a byte count flag that takes K, M, G suffixes (binary: 1K = 1024),
+// optionally followed by "B" or "iB".
+type size int64
+
+func (s *size) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+func (s *size) Set(v string) error {
+	t := strings.TrimSpace(strings.ToUpper(v))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not a byte size (e.g. 1048576, 512K, 256M, 1G)", v)
+	}
+	*s = size(n * mult)
+	return nil
+}

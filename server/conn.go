@@ -1,0 +1,316 @@
+package server
+
+import (
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/mcpage/mcpage/httpparse"
+)
+
+// conn is one client connection's state. It lives on its loop: every method
+// runs on that loop's goroutine (OnTraffic, store callbacks, Execute'd upstream
+// results), so nothing here is locked.
+//
+// Responses leave strictly in request order. Each parsed request gets a
+// pending slot at the tail of q; a hit whose slot is at the head is written
+// at once, anything else waits in its slot until every earlier slot has been
+// written. Worked interleaving for "GET /miss, GET /hit" pipelined in one
+// read: slot 1 (miss) goes upstream; slot 2 (hit) is rendered into its slot's
+// buffer because slot 1 is still waiting; when slot 1's response comes back
+// through Execute, flush writes slot 1, then slot 2, in one pass.
+type conn struct {
+	l  *loop
+	gc gnet.Conn
+
+	released bool  // gnet closed the connection; late results are dropped
+	closing  bool  // read no more requests; close once the queue has drained
+	stalled  bool  // stopped reading because MaxPipeline responses are outstanding
+	since    int64 // unix nanos the connection became idle (no outstanding response)
+
+	req      httpparse.Request
+	inBody   bool   // head parsed, body still arriving
+	headCopy []byte // owned copy of the head while its body arrives over several reads
+	body     []byte // the request body: a view into the read buffer, or bodyBuf
+	bodyBuf  []byte // owned storage for a body accumulated over several reads
+	need     int64  // Content-Length bytes still to read
+	chunk    httpparse.ChunkedDecoder
+
+	q         []*pending
+	free      []*pending
+	nextToken uint64
+
+	// cur and curRaw/curBody are the request being dispatched, valid only while a
+	// synchronous store lookup runs inside dispatch.
+	cur     *httpparse.Request
+	curBody []byte
+}
+
+// pending is one request's slot in the response queue.
+type pending struct {
+	token     uint64
+	ready     bool
+	out       []byte // complete response bytes, once ready
+	keepAlive bool
+
+	// What rendering a stored page for this request needs, copied out of the
+	// connection buffer because the page may arrive after that buffer is gone.
+	isHead bool
+	gzipOK bool
+	ae     []byte // Accept-Encoding (for stored encodings other than gzip)
+	inm    []byte // If-None-Match
+	ims    []byte // If-Modified-Since
+	key    []byte
+
+	// raw and body are copies of the request, kept only when the store answers
+	// asynchronously, so a miss can still be forwarded.
+	raw  []byte
+	rawB []byte
+}
+
+func (l *loop) newConn(gc gnet.Conn) *conn {
+	c := &conn{l: l, gc: gc, since: time.Now().UnixNano()}
+	l.conns[c] = struct{}{}
+	return c
+}
+
+// waiting is the number of responses not yet written.
+func (c *conn) waiting() int { return len(c.q) }
+
+func (c *conn) push() *pending {
+	var p *pending
+	if n := len(c.free); n > 0 {
+		p = c.free[n-1]
+		c.free = c.free[:n-1]
+	} else {
+		p = &pending{}
+	}
+	c.nextToken++
+	p.token = c.nextToken
+	p.ready = false
+	p.out = p.out[:0]
+	p.isHead, p.gzipOK = false, false
+	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
+	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
+	c.q = append(c.q, p)
+	c.l.s.inflight.Add(1)
+	return p
+}
+
+// find returns the queued slot with token, or nil if it is gone.
+func (c *conn) find(token uint64) *pending {
+	for _, p := range c.q {
+		if p.token == token {
+			return p
+		}
+	}
+	return nil
+}
+
+// popFront recycles the head slot. Its out buffer is kept for reuse unless it
+// is large (a big miss response), so idle connections hold little memory.
+func (c *conn) popFront() {
+	p := c.q[0]
+	copy(c.q, c.q[1:])
+	c.q[len(c.q)-1] = nil
+	c.q = c.q[:len(c.q)-1]
+	if cap(p.out) > 64<<10 {
+		p.out = nil
+	}
+	if cap(p.raw) > 64<<10 || cap(p.rawB) > 64<<10 {
+		p.raw, p.rawB = nil, nil
+	}
+	c.free = append(c.free, p)
+	c.l.s.inflight.Add(-1)
+}
+
+// release runs from OnClose: outstanding responses are dropped (their upstream
+// results still update the store when they arrive).
+func (c *conn) release() {
+	if c.released {
+		return
+	}
+	c.released = true
+	c.l.s.inflight.Add(-int64(len(c.q)))
+	c.q = nil
+	c.free = nil
+	delete(c.l.conns, c)
+}
+
+// close asks gnet to close the connection (asynchronously, on this loop).
+func (c *conn) close() {
+	if !c.released {
+		_ = c.gc.Close()
+	}
+}
+
+// complete stores a ready response in slot p and writes whatever is now
+// writable in order.
+func (c *conn) complete(p *pending, out []byte) {
+	p.out = out
+	p.ready = true
+	c.flush()
+}
+
+// flush writes every ready response at the head of the queue, in order.
+func (c *conn) flush() {
+	if c.released {
+		return
+	}
+	for len(c.q) > 0 && c.q[0].ready {
+		p := c.q[0]
+		if len(p.out) > 0 {
+			_, _ = c.gc.Write(p.out)
+		}
+		keep := p.keepAlive
+		c.popFront()
+		if !keep {
+			c.closing = true
+			c.l.s.inflight.Add(-int64(len(c.q)))
+			c.q = c.q[:0]
+			break
+		}
+	}
+	if len(c.q) == 0 {
+		c.since = c.l.now.UnixNano()
+		if c.closing && c.gc.OutboundBuffered() == 0 {
+			c.close()
+		}
+	}
+	if c.stalled && len(c.q) < c.l.s.cfg.MaxPipeline/2+1 && !c.closing {
+		c.stalled = false
+		_ = c.gc.Wake(nil) // re-run OnTraffic over the requests left in the buffer
+	}
+}
+
+// onTraffic parses every complete request in the inbound buffer and dispatches
+// it. Views into the buffer die at Discard, so anything that must outlive this
+// call is copied first (headCopy, pending fields, the upstream request).
+func (c *conn) onTraffic() gnet.Action {
+	c.l.now = time.Now()
+	buf, _ := c.gc.Peek(-1)
+	if c.closing {
+		if len(buf) > 0 {
+			_, _ = c.gc.Discard(len(buf))
+		}
+		return gnet.None
+	}
+	lim := &c.l.s.cfg.Limits
+	off := 0
+	for off < len(buf) && !c.closing {
+		if len(c.q) >= c.l.s.cfg.MaxPipeline {
+			c.stalled = true
+			break
+		}
+		if c.inBody {
+			n, done, err := c.readBody(buf[off:])
+			off += n
+			if err != nil {
+				c.reject(err)
+				break
+			}
+			if !done {
+				break
+			}
+			c.inBody = false
+			c.dispatch(&c.req, c.headCopy, c.body)
+			continue
+		}
+		n, err := httpparse.ParseHead(buf[off:], &c.req, lim)
+		if err == httpparse.ErrNeedMore {
+			break
+		}
+		if err != nil {
+			c.reject(err)
+			break
+		}
+		head := buf[off : off+n]
+		off += n
+		if !c.req.HasBody() {
+			c.dispatch(&c.req, head, nil)
+			continue
+		}
+		// A body follows: read as much as this buffer holds. If it is all here the
+		// head views are still valid; otherwise copy the head, re-parse the copy
+		// so the views point into memory we own, and wait for more.
+		c.startBody()
+		bn, done, berr := c.readBody(buf[off:])
+		off += bn
+		if berr != nil {
+			c.reject(berr)
+			break
+		}
+		if done {
+			c.dispatch(&c.req, head, c.body)
+			continue
+		}
+		c.headCopy = append(c.headCopy[:0], head...)
+		_, _ = httpparse.ParseHead(c.headCopy, &c.req, lim)
+		c.inBody = true
+		if c.req.Expect100 && len(c.q) == 0 {
+			_, _ = c.gc.Write(continue100)
+		}
+		break
+	}
+	if c.closing {
+		off = len(buf) // nothing after a rejected or final request is read
+	}
+	if off > 0 {
+		_, _ = c.gc.Discard(off) // gnet's Discard(0) would drop everything
+	}
+	c.flush()
+	return gnet.None
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+func (c *conn) startBody() {
+	c.body = c.bodyBuf[:0]
+	if c.req.Chunked {
+		c.chunk.Reset(&c.l.s.cfg.Limits)
+		c.need = -1
+	} else {
+		c.need = c.req.ContentLength
+	}
+}
+
+// readBody consumes body bytes from src. A Content-Length body that is wholly
+// in src is returned as a view (no copy); otherwise bytes are appended to
+// c.body. It reports how much of src it consumed and whether the body is done.
+func (c *conn) readBody(src []byte) (int, bool, error) {
+	if c.need < 0 {
+		out, n, done, err := c.chunk.Decode(c.body, src)
+		c.body, c.bodyBuf = out, out
+		return n, done, err
+	}
+	if len(c.body) == 0 && int64(len(src)) >= c.need && !c.inBody {
+		c.body = src[:c.need]
+		n := int(c.need)
+		c.need = 0
+		return n, true, nil
+	}
+	n := len(src)
+	if int64(n) > c.need {
+		n = int(c.need)
+	}
+	c.body = append(c.body, src[:n]...)
+	c.bodyBuf = c.body
+	c.need -= int64(n)
+	return n, c.need == 0, nil
+}
+
+// reject answers a malformed request with its precise status and closes the
+// connection after every earlier response has been written.
+func (c *conn) reject(err error) {
+	e, ok := err.(*httpparse.Error)
+	if !ok {
+		e = &httpparse.Error{Status: 400, Reason: "bad request"}
+	}
+	c.l.s.stats.Errors.Add(1)
+	c.inBody = false
+	p := c.push()
+	p.keepAlive = false
+	p.out = httpparse.AppendErrorResponse(p.out[:0], e)
+	p.ready = true
+	c.closing = true
+}

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/server/cachepolicy"
+	"github.com/mcpage/mcpage/server/pagerecord"
+)
+
+// kind says how a request is forwarded and how its answer is labelled.
+type kind uint8
+
+const (
+	kindFill       kind = iota // cacheable miss: fetch, maybe store (X-Cache: MISS)
+	kindRevalidate             // stale stored page with a validator: conditional fetch
+	kindBypass                 // cacheable method, but Authorization or a bypass cookie (X-Cache: BYPASS)
+	kindPass                   // safe method that is never cached (X-Cache: PASS)
+	kindUnsafe                 // POST, PUT, DELETE, unknown methods: forwarded, success invalidates (X-Cache: PASS)
+)
+
+var methodHEAD = []byte("HEAD")
+
+// dispatch routes one complete request. raw is the request head as received
+// and body its decoded body; both are views valid only during this call.
+func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
+	p := c.push()
+	p.keepAlive = req.KeepAlive
+	if !req.KeepAlive {
+		c.closing = true // nothing pipelined after "Connection: close" is read
+	}
+	p.isHead = bytes.Equal(req.Method, methodHEAD)
+
+	switch cachepolicy.MethodClass(req.Method) {
+	case cachepolicy.ClassCacheable:
+		if req.HasBody() {
+			c.forward(p, req, body, kindPass, nil)
+		} else if len(req.Authorization) > 0 || c.cookieBypass(req) {
+			c.forward(p, req, body, kindBypass, nil)
+		} else {
+			c.lookup(p, req, raw)
+		}
+	case cachepolicy.ClassPass:
+		c.forward(p, req, body, kindPass, nil)
+	default:
+		c.forward(p, req, body, kindUnsafe, nil)
+	}
+	if cap(c.bodyBuf) > 256<<10 {
+		c.bodyBuf = nil // don't pin a large upload's buffer on an idle connection
+	}
+}
+
+// cookieBypasses reports whether any Cookie field names a bypass cookie.
+func (c *conn) cookieBypass(req *httpparse.Request) bool {
+	if req.CookieCount == 0 {
+		return false
+	}
+	rules := &c.l.s.reqRules
+	if req.CookieCount == 1 {
+		return rules.CookieBypasses(req.Cookie)
+	}
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		if asciiEqualFold(h.Name, "cookie") && rules.CookieBypasses(h.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup asks the loop's store for the page. The embedded store answers
+// inside Get (PageLookup runs before Get returns, with c.cur still set); an
+// asynchronous store answers later, so the request is copied into the slot
+// first in case it turns out to be a miss.
+func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
+	s := c.l.s
+	p.gzipOK = cachepolicy.AcceptsEncoding(req.AcceptEncoding, "gzip")
+	p.ae = append(p.ae, req.AcceptEncoding...)
+	p.inm = append(p.inm, req.IfNoneMatch...)
+	p.ims = append(p.ims, req.IfModifiedSince...)
+	p.key = cachepolicy.AppendKey(p.key, s.keyPrefix, req.Host, req.Path)
+	if !c.l.syncStore {
+		p.raw = append(p.raw, raw...)
+	}
+	c.cur = req
+	c.l.store.Get(p.key, c, p.token)
+	c.cur = nil
+}
+
+// PageLookup is the store's answer for slot token (pagestore.Handler). It runs
+// on this connection's loop; rec is valid only during the call.
+func (c *conn) PageLookup(token uint64, rec []byte, err error) {
+	if c.released {
+		return
+	}
+	p := c.find(token)
+	if p == nil {
+		return
+	}
+	l := c.l
+	var stale []byte
+	if err == nil && rec != nil {
+		var r pagerecord.Record
+		if derr := pagerecord.Decode(rec, &r); derr == nil {
+			if r.Fresh(l.now.Unix()) {
+				c.serveHit(p, &r)
+				return
+			}
+			if r.Lookup("ETag") != nil || r.Lookup("Last-Modified") != nil {
+				stale = rec
+			}
+		} else {
+			l.s.cfg.Logger.Warn("dropping undecodable stored page", "key", string(p.key), "err", derr)
+			l.store.Delete(p.key)
+		}
+	} else if err != nil {
+		l.s.stats.StoreErrors.Add(1)
+	}
+	req := c.cur
+	if req == nil {
+		// Asynchronous answer: the connection buffer is gone; re-parse the copy.
+		req = &l.req
+		if _, perr := httpparse.ParseHead(p.raw, req, &l.s.cfg.Limits); perr != nil {
+			c.complete(p, appendErrorResponse(p.out[:0], 500, p.keepAlive, "MISS"))
+			return
+		}
+	}
+	k := kindFill
+	if stale != nil {
+		k = kindRevalidate
+	}
+	c.forward(p, req, nil, k, stale)
+}
+
+// serveHit answers slot p from a fresh stored page. When p is at the head of
+// the queue the response is written straight from the scratch head and the
+// stored body (no copy, no allocation); otherwise it waits in p's buffer.
+func (c *conn) serveHit(p *pending, r *pagerecord.Record) {
+	l := c.l
+	l.s.stats.Hits.Add(1)
+	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive}
+	body, enc, err := l.hitBody(p.key, r, &f)
+	if err != nil {
+		l.s.cfg.Logger.Warn("dropping stored page that does not decode", "key", string(p.key), "err", err)
+		l.store.Delete(p.key)
+		c.complete(p, appendErrorResponse(p.out[:0], 502, p.keepAlive, "HIT"))
+		return
+	}
+	head, send := appendRecordHead(l.hdr[:0], r, &f, body, enc, labelHit, l.now)
+	l.hdr = head[:0]
+	if !send {
+		body = nil
+	}
+	if len(c.q) > 0 && c.q[0] == p && !c.released {
+		l.iov[0], l.iov[1] = head, body
+		_, _ = c.gc.Writev(l.iov[:])
+		l.iov[0], l.iov[1] = nil, nil
+		p.ready = true
+		c.flush()
+		return
+	}
+	out := append(p.out[:0], head...)
+	c.complete(p, append(out, body...))
+}
+
+// asciiEqualFold compares b with the lower-case ASCII string s, ignoring case.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		ch := b[i]
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch != s[i] {
+			return false
+		}
+	}
+	return true
+}

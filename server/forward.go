@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/server/cachepolicy"
+	"github.com/mcpage/mcpage/server/pagerecord"
+	"github.com/mcpage/mcpage/server/upstream"
+)
+
+// exchange carries one forwarded request from its loop to an upstream worker
+// and back. The loop fills the request side and never touches it again until
+// Run; the worker fills the result side (a complete response, and the record
+// to store) and hands it back with EventLoop.Execute. The worker reads only x's
+// own fields and the immutable Server config, never connection state.
+type exchange struct {
+	l     *loop
+	c     *conn
+	token uint64
+	kind  kind
+	f     facts
+	key   []byte // cache key (fill, revalidate)
+	host  []byte // unsafe requests: for invalidation
+	path  []byte
+	stale []byte // revalidate: the stale record
+
+	// results, written by the worker
+	out        []byte        // complete response for the client
+	rec        []byte        // record to store, nil when nothing is stored
+	ttl        time.Duration // its time to live in the store
+	drop       bool          // delete key (a revalidated page that may no longer be stored)
+	invalidate [][]byte      // keys an unsafe request's success invalidates
+}
+
+var gzipOnly = []byte("gzip")
+
+// forward sends req upstream for slot p. req and body are views valid only
+// during this call: BuildRequest copies what it needs.
+func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte) {
+	l := c.l
+	s := l.s
+	x := &exchange{l: l, c: c, token: p.token, kind: k}
+	x.f = facts{
+		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive,
+		ae: append([]byte(nil), req.AcceptEncoding...),
+	}
+	fw := upstream.Forward{ClientIP: c.clientIP(), Proto: "http", Via: "1.1 mcpage"}
+	switch k {
+	case kindFill, kindRevalidate:
+		s.stats.Misses.Add(1)
+		x.f.inm = append([]byte(nil), p.inm...)
+		x.f.ims = append([]byte(nil), p.ims...)
+		x.key = append([]byte(nil), p.key...)
+		fw.AcceptEncoding = gzipOnly
+		fw.StripConditional = true
+		fw.ForceGET = p.isHead
+	case kindUnsafe:
+		s.stats.Passes.Add(1)
+		x.host = append([]byte(nil), req.Host...)
+		x.path = append([]byte(nil), req.Path...)
+	default:
+		s.stats.Passes.Add(1)
+	}
+	job := upstream.AcquireJob()
+	upstream.BuildRequest(&job.Req, req.Method, req.Target, req.Host, req.Headers, body, &fw)
+	if k == kindRevalidate {
+		x.stale = append([]byte(nil), stale...)
+		var r pagerecord.Record
+		if pagerecord.Decode(x.stale, &r) == nil {
+			if v := r.Lookup("ETag"); v != nil {
+				job.Req.Header.AddBytesV("If-None-Match", v)
+			}
+			if v := r.Lookup("Last-Modified"); v != nil {
+				job.Req.Header.AddBytesV("If-Modified-Since", v)
+			}
+		}
+	}
+	job.Ctx = x
+	job.Done = upstreamDone
+	s.stats.Upstream.Add(1)
+	if err := s.pool.Submit(job); err != nil {
+		upstream.ReleaseJob(job)
+		s.stats.Errors.Add(1)
+		c.complete(p, appendErrorResponse(p.out[:0], 503, p.keepAlive, x.label()))
+	}
+}
+
+// clientIP is the peer address for X-Forwarded-For.
+func (c *conn) clientIP() []byte {
+	if a, ok := c.gc.RemoteAddr().(*net.TCPAddr); ok {
+		return []byte(a.IP.String())
+	}
+	return nil
+}
+
+func (x *exchange) label() string {
+	switch x.kind {
+	case kindFill:
+		return labelMiss
+	case kindRevalidate:
+		return labelRevalidated
+	case kindBypass:
+		return labelBypass
+	default:
+		return labelPass
+	}
+}
+
+// upstreamDone runs on an upstream worker: it turns the exchange's result into
+// bytes (compressing a page to store is done here, off the loop), releases the
+// job and hands the exchange back to its loop.
+func upstreamDone(job *upstream.Job) {
+	x := job.Ctx.(*exchange)
+	x.finish(job, time.Now())
+	upstream.ReleaseJob(job)
+	if err := x.l.el.Execute(context.Background(), x); err != nil {
+		x.l.s.cfg.Logger.Debug("dropping upstream result: loop is gone", "err", err)
+	}
+}
+
+// Run delivers the result on the connection's loop: store, invalidate, then
+// queue the response in order.
+func (x *exchange) Run(context.Context) error {
+	l := x.l
+	l.now = time.Now()
+	if x.rec != nil {
+		l.store.Set(x.key, x.rec, x.ttl)
+		l.s.stats.Stores.Add(1)
+	} else if x.drop {
+		l.store.Delete(x.key)
+	}
+	for _, k := range x.invalidate {
+		l.store.Delete(k)
+	}
+	c := x.c
+	if c.released {
+		return nil
+	}
+	if p := c.find(x.token); p != nil {
+		c.complete(p, x.out)
+	}
+	return nil
+}
+
+// finish builds the response (and the record) from a completed job. Worker
+// goroutine only.
+func (x *exchange) finish(job *upstream.Job, now time.Time) {
+	s := x.l.s
+	if job.Err != nil {
+		s.stats.Errors.Add(1)
+		x.out = appendErrorResponse(nil, upstream.StatusFor(job.Err), x.f.keepAlive, x.label())
+		return
+	}
+	resp := &job.Resp
+	status := resp.StatusCode()
+	switch x.kind {
+	case kindRevalidate:
+		if status == 304 {
+			x.freshen(resp, now)
+			return
+		}
+		x.fill(resp, now)
+	case kindFill:
+		x.fill(resp, now)
+	default:
+		x.out = appendPassResponse(nil, resp, &x.f, x.label(), false, x.kind != kindFill)
+		if x.kind == kindUnsafe && status < 400 {
+			x.invalidations(resp)
+		}
+	}
+}
+
+// invalidations lists the keys a successful unsafe request invalidates: its
+// own URI, and its Location / Content-Location when same-host (RFC 9111 §4.4).
+func (x *exchange) invalidations(resp *fasthttp.Response) {
+	prefix := x.l.s.keyPrefix
+	x.invalidate = append(x.invalidate, cachepolicy.AppendKey(nil, prefix, x.host, x.path))
+	for _, name := range [...]string{"Location", "Content-Location"} {
+		if v := resp.Header.Peek(name); len(v) > 0 {
+			if p, ok := cachepolicy.SameHostPath(x.host, v); ok {
+				x.invalidate = append(x.invalidate, cachepolicy.AppendKey(nil, prefix, x.host, p))
+			}
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/server/pagestore"
+)
+
+// loop is the state one event loop owns: its page store handle, its
+// connections (for the timeout sweep) and scratch buffers. Every field is
+// touched only on that loop's goroutine.
+type loop struct {
+	s     *Server
+	el    gnet.EventLoop
+	idx   int
+	store pagestore.Store
+	// syncStore: the store answers Get before it returns (the embedded one), so
+	// a miss can be forwarded from the live request without copying it.
+	syncStore bool
+	req       httpparse.Request // scratch for re-parsing a copied request
+	conns     map[*conn]struct{}
+
+	hdr  []byte      // response head being built for a hit
+	iov  [2][]byte   // Writev vector: head, body
+	keyb []byte      // cache key being built
+	now  time.Time   // clock read once per event
+	dec  *decodedLRU // identity bodies of compressed records, for clients that can't take gzip
+}
+
+func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
+	l := &loop{
+		s:     s,
+		el:    el,
+		idx:   idx,
+		conns: make(map[*conn]struct{}),
+		hdr:   make([]byte, 0, 4096),
+		keyb:  make([]byte, 0, 512),
+	}
+	if s.cfg.NewStore != nil {
+		l.store = s.cfg.NewStore(idx)
+	} else {
+		l.store = s.embedded
+		l.syncStore = true
+	}
+	l.dec = newDecodedLRU(decodedBudget(s.cfg.StoreSize))
+	return l
+}
+
+// Run is the timeout sweep, executed on the loop (OnTick hands it over with
+// EventLoop.Execute). A connection times out when it has been idle, or has sent
+// only part of a request, for ReadTimeout; one whose responses are still being
+// fetched is left to the upstream timeout. Connections told to close after
+// their last response are closed once gnet's outbound buffer has drained.
+func (l *loop) Run(context.Context) error {
+	now := time.Now()
+	l.now = now
+	deadline := now.Add(-l.s.cfg.ReadTimeout).UnixNano()
+	draining := l.s.draining.Load()
+	for c := range l.conns {
+		switch {
+		case c.waiting() > 0:
+			// A response is still being produced; the upstream timeout bounds it.
+		case c.closing:
+			// Told to close after its last response: close once gnet has sent it
+			// (Close would drop what the socket did not take), or at the deadline.
+			if c.gc.OutboundBuffered() == 0 || c.since < deadline {
+				c.close()
+			}
+		case draining || c.since < deadline:
+			// Idle, or a partial request that has not completed since the
+			// connection went idle: sending bytes slowly does not extend it.
+			c.close()
+		}
+	}
+	return nil
+}
+
+// decodedBudget is how many bytes each loop may spend keeping decompressed
+// copies of hot compressed pages: a sixteenth of the store, at least 4 MiB.
+func decodedBudget(storeSize int64) int {
+	b := storeSize / 16
+	if b < 4<<20 {
+		b = 4 << 20
+	}
+	return int(b)
+}

@@ -1,0 +1,234 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mcpage/mcpage/server/cachepolicy"
+	"github.com/mcpage/mcpage/server/pagerecord"
+)
+
+// X-Cache values.
+const (
+	labelHit         = "HIT"         // served from the store
+	labelMiss        = "MISS"        // cacheable, fetched from the origin
+	labelRevalidated = "REVALIDATED" // stale page confirmed by the origin with 304
+	labelBypass      = "BYPASS"      // cacheable method, skipped for Authorization or a bypass cookie
+	labelPass        = "PASS"        // method that is never cached
+)
+
+// facts is what rendering a response needs to know about its request.
+type facts struct {
+	isHead    bool
+	gzipOK    bool
+	keepAlive bool
+	ae        []byte // Accept-Encoding
+	inm       []byte // If-None-Match
+	ims       []byte // If-Modified-Since
+}
+
+// maxDecoded bounds a decompressed body, so a hostile stored page (a gzip
+// bomb written by someone else into memcached) cannot exhaust memory.
+const maxDecoded = 256 << 20
+
+// clientTakes reports whether the client accepts a body in encoding enc.
+func (f *facts) clientTakes(enc pagerecord.Encoding) bool {
+	switch enc {
+	case pagerecord.Identity:
+		return true
+	case pagerecord.Gzip:
+		return f.gzipOK
+	default:
+		return cachepolicy.AcceptsEncoding(f.ae, enc.String())
+	}
+}
+
+// hitBody picks the representation of a stored page for this client: the
+// stored bytes when the client takes their encoding, otherwise the decoded
+// body, memoised per loop so a hot compressed page is not inflated per hit.
+func (l *loop) hitBody(key []byte, r *pagerecord.Record, f *facts) ([]byte, pagerecord.Encoding, error) {
+	if f.clientTakes(r.Encoding) {
+		return r.Body, r.Encoding, nil
+	}
+	if b, ok := l.dec.get(key, r.StoredAt, len(r.Body)); ok {
+		return b, pagerecord.Identity, nil
+	}
+	b, err := pagerecord.AppendDecoded(nil, r.Body, r.Encoding, maxDecoded)
+	if err != nil {
+		return nil, 0, err
+	}
+	l.dec.put(key, r.StoredAt, len(r.Body), b)
+	return b, pagerecord.Identity, nil
+}
+
+// appendRecordHead appends the response head for a stored page whose chosen
+// body is body in encoding enc. It reports whether the body is to be sent
+// (not for HEAD, not for a 304).
+func appendRecordHead(dst []byte, r *pagerecord.Record, f *facts, body []byte, enc pagerecord.Encoding, label string, now time.Time) ([]byte, bool) {
+	nowSec := now.Unix()
+	weaken := enc != r.OrigEncoding
+	if (len(f.inm) > 0 || len(f.ims) > 0) && cachepolicy.NotModified(f.inm, f.ims, r.Lookup("ETag"), r.Lookup("Last-Modified")) {
+		dst = appendStatusLine(dst, http.StatusNotModified, "")
+		dst = appendFields(dst, r.Header, weaken, true)
+		dst = appendDynamic(dst, r, enc, label, nowSec, -1, f.keepAlive)
+		return dst, false
+	}
+	dst = appendStatusLine(dst, r.Status, "")
+	dst = appendFields(dst, r.Header, weaken, false)
+	if enc != pagerecord.Identity {
+		dst = append(dst, "Content-Encoding: "...)
+		dst = append(dst, enc.String()...)
+		dst = append(dst, "\r\n"...)
+	}
+	cl := len(body)
+	if !bodyAllowed(r.Status) {
+		cl = -1
+	}
+	dst = appendDynamic(dst, r, enc, label, nowSec, cl, f.keepAlive)
+	return dst, !f.isHead && cl >= 0
+}
+
+// appendDynamic appends the fields computed per response: Vary, Age, the
+// freshness mod_mcpage users expect when it came from -ttl, X-Cache,
+// Content-Length (when cl ≥ 0), Connection, and the blank line.
+func appendDynamic(dst []byte, r *pagerecord.Record, enc pagerecord.Encoding, label string, now int64, cl int, keepAlive bool) []byte {
+	if r.Encoding != pagerecord.Identity || r.OrigEncoding != pagerecord.Identity {
+		dst = append(dst, "Vary: Accept-Encoding\r\n"...)
+	}
+	dst = append(dst, "Age: "...)
+	dst = strconv.AppendInt(dst, r.Age(now), 10)
+	dst = append(dst, "\r\n"...)
+	if r.Flags&pagerecord.FlagDefaultTTL != 0 {
+		rem := r.Remaining(now)
+		if rem < 0 {
+			rem = 0
+		}
+		dst = append(dst, "Cache-Control: max-age="...)
+		dst = strconv.AppendInt(dst, rem, 10)
+		dst = append(dst, "\r\nExpires: "...)
+		dst = cachepolicy.AppendHTTPDate(dst, time.Unix(now+rem, 0))
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "X-Cache: "...)
+	dst = append(dst, label...)
+	dst = append(dst, "\r\n"...)
+	if cl >= 0 {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, int64(cl), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	if !keepAlive {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// appendFields copies a stored header block. With weaken, a strong ETag is
+// sent weak (the body is not the bytes the origin's ETag names). With only304,
+// just the fields RFC 9110 §15.4.5 wants on a 304 are kept.
+func appendFields(dst, block []byte, weaken, only304 bool) []byte {
+	if !weaken && !only304 {
+		return append(dst, block...)
+	}
+	for len(block) > 0 {
+		end := indexCRLF(block)
+		if end < 0 {
+			break
+		}
+		line := block[:end+2]
+		block = block[end+2:]
+		colon := indexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		name := line[:colon]
+		if only304 && !keepOn304(name) {
+			continue
+		}
+		if weaken && asciiEqualFold(name, "etag") {
+			v := trimOWS(line[colon+1 : end])
+			if len(v) > 0 && v[0] == '"' {
+				dst = append(dst, line[:colon]...)
+				dst = append(dst, ": W/"...)
+				dst = append(dst, v...)
+				dst = append(dst, "\r\n"...)
+				continue
+			}
+		}
+		dst = append(dst, line...)
+	}
+	return dst
+}
+
+func keepOn304(name []byte) bool {
+	return asciiEqualFold(name, "etag") || asciiEqualFold(name, "date") ||
+		asciiEqualFold(name, "cache-control") || asciiEqualFold(name, "expires") ||
+		asciiEqualFold(name, "content-location") || asciiEqualFold(name, "vary") ||
+		asciiEqualFold(name, "last-modified")
+}
+
+// bodyAllowed reports whether a response with status carries a body and
+// Content-Length (not 1xx, 204, 304).
+func bodyAllowed(status int) bool {
+	return !(status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
+}
+
+// appendStatusLine appends "HTTP/1.1 <code> <reason>\r\n"; an empty reason is
+// taken from the standard table (and left empty for unregistered codes).
+func appendStatusLine(dst []byte, status int, reason string) []byte {
+	if reason == "" {
+		reason = http.StatusText(status)
+	}
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, reason...)
+	return append(dst, "\r\n"...)
+}
+
+// appendErrorResponse appends a complete short plain-text answer generated by
+// mcpage itself (upstream failures, overload). It never echoes input.
+func appendErrorResponse(dst []byte, status int, keepAlive bool, label string) []byte {
+	text := http.StatusText(status)
+	dst = appendStatusLine(dst, status, text)
+	dst = append(dst, "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\nX-Cache: "...)
+	dst = append(dst, label...)
+	dst = append(dst, "\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(text)+1), 10)
+	dst = append(dst, "\r\n"...)
+	if !keepAlive {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, text...)
+	return append(dst, '\n')
+}
+
+func indexCRLF(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\r' && b[i+1] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,199 @@
+package upstream
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/mcpage/mcpage/httpparse"
+)
+
+// Forward describes the proxy's additions to a request sent upstream. The zero
+// value (or a nil *Forward) adds nothing.
+type Forward struct {
+	// ClientIP, when not empty, is appended to X-Forwarded-For: to the last
+	// X-Forwarded-For field received ("existing, ip"), or as a new field.
+	ClientIP []byte
+	// Proto, when not empty, is sent as X-Forwarded-Proto, replacing every
+	// received X-Forwarded-Proto field (a client must not choose it).
+	Proto string
+	// Via, when not empty, is appended to Via the way ClientIP is appended
+	// to X-Forwarded-For; e.g. "1.1 mcpage".
+	Via string
+	// AcceptEncoding, when not nil, replaces every received Accept-Encoding
+	// field (cache fills ask for "gzip" only). An empty non-nil value sends
+	// an empty Accept-Encoding, which asks for no content coding at all.
+	AcceptEncoding []byte
+	// StripConditional drops If-None-Match, If-Modified-Since, If-Match,
+	// If-Unmodified-Since and If-Range (cache fills: the cache answers
+	// conditionals itself).
+	StripConditional bool
+	// ForceGET sends GET instead of HEAD (cache fill for a HEAD); other
+	// methods are unchanged.
+	ForceGET bool
+}
+
+// maxInlineTokens is how many Connection-listed names are tracked without
+// allocating; more than that is legal but unheard of.
+const maxInlineTokens = 16
+
+var (
+	methodGET         = []byte(fasthttp.MethodGet)
+	nameHost          = []byte("Host")
+	nameContentLength = []byte("Content-Length")
+	nameXFF           = []byte("X-Forwarded-For")
+	nameXFP           = []byte("X-Forwarded-Proto")
+	nameVia           = []byte("Via")
+	nameAE            = []byte("Accept-Encoding")
+	listSep           = []byte(", ")
+)
+
+// BuildRequest fills dst (reset first) with the request to send upstream for a
+// parsed client request. It copies everything it keeps: method, target, host,
+// headers and body are views into the connection buffer that may die when it
+// returns.
+//
+// The request line is method (HEAD becomes GET when fw.ForceGET), target as
+// received, HTTP/1.1. Header fields go out in order, names in their original
+// case, values unchanged, duplicates and unknown fields kept, except:
+// hop-by-hop fields (see IsHopByHop) and every field named in a Connection
+// field are dropped, Expect is dropped (the proxy already holds the body), the
+// received Content-Length is replaced, and fw's changes apply (see Forward);
+// fields fw adds go last. Host passes as received; when the client sent none,
+// "Host: host" goes first (an empty value when host is empty too, as RFC 9112
+// §3.2 prescribes for a target without authority). The body, already
+// de-chunked, is copied with Content-Length: len(body); a Content-Length is
+// also sent for an empty body the client framed with Content-Length or
+// Transfer-Encoding (an empty POST), and none otherwise.
+//
+// dst's header is left in fasthttp's raw mode (see Job.Req). fw may be nil.
+// BuildRequest allocates nothing once dst has grown to fit. Safe from any
+// goroutine that owns dst.
+func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []httpparse.Header, body []byte, fw *Forward) {
+	if fw == nil {
+		fw = &Forward{}
+	}
+	dst.Reset()
+	h := &dst.Header
+	// Raw mode: every field, Host included, lives in one ordered list and is
+	// written exactly as added; no User-Agent, Content-Type or Cookie
+	// handling of fasthttp's own.
+	h.DisableSpecialHeader()
+	h.DisableNormalizing()
+	h.SetNoDefaultContentType(true)
+	dst.UseHostHeader = true
+
+	if fw.ForceGET && string(method) == fasthttp.MethodHead {
+		method = methodGET
+	}
+	h.SetMethodBytes(method)
+	h.SetRequestURIBytes(target)
+
+	// First pass: what the second needs to know before it emits a field.
+	var tokStack [maxInlineTokens][]byte
+	tokens := tokStack[:0]
+	hasHost, framed := false, false
+	lastXFF, lastVia := -1, -1
+	for i := range headers {
+		name := headers[i].Name
+		switch {
+		case asciiEqualFold(name, "connection"):
+			tokens = connTokens(tokens, headers[i].Value)
+		case asciiEqualFold(name, "host"):
+			hasHost = true
+		case asciiEqualFold(name, "content-length"), asciiEqualFold(name, "transfer-encoding"):
+			framed = true
+		case asciiEqualFold(name, "x-forwarded-for"):
+			lastXFF = i
+		case asciiEqualFold(name, "via"):
+			lastVia = i
+		}
+	}
+	// A field the client listed in Connection is dropped however it is
+	// spelled, so none of its instances can carry the appended value.
+	if namedIn(tokens, nameHost) {
+		hasHost = false
+	}
+	if namedIn(tokens, nameXFF) {
+		lastXFF = -1
+	}
+	if namedIn(tokens, nameVia) {
+		lastVia = -1
+	}
+
+	if !hasHost {
+		h.AddBytesKV(nameHost, host)
+	}
+	for i := range headers {
+		name, value := headers[i].Name, headers[i].Value
+		if dropRequestField(name, fw) || namedIn(tokens, name) {
+			continue
+		}
+		switch {
+		case i == lastXFF && len(fw.ClientIP) > 0:
+			addListValue(h, name, value, fw.ClientIP)
+		case i == lastVia && fw.Via != "":
+			addListValue(h, name, value, []byte(fw.Via))
+		default:
+			h.AddBytesKV(name, value)
+		}
+	}
+
+	if lastXFF < 0 && len(fw.ClientIP) > 0 {
+		h.AddBytesKV(nameXFF, fw.ClientIP)
+	}
+	if lastVia < 0 && fw.Via != "" {
+		h.AddBytesKV(nameVia, []byte(fw.Via))
+	}
+	if fw.Proto != "" {
+		h.AddBytesKV(nameXFP, []byte(fw.Proto))
+	}
+	if fw.AcceptEncoding != nil {
+		h.AddBytesKV(nameAE, fw.AcceptEncoding)
+	}
+	if len(body) > 0 || framed {
+		var num [20]byte
+		h.AddBytesKV(nameContentLength, fasthttp.AppendUint(num[:0], len(body)))
+	}
+	if len(body) > 0 {
+		dst.SetBody(body)
+	}
+}
+
+// dropRequestField reports whether a received field is not forwarded as is.
+func dropRequestField(name []byte, fw *Forward) bool {
+	if IsHopByHop(name) {
+		return true
+	}
+	switch len(name) {
+	case 6:
+		return asciiEqualFold(name, "expect")
+	case 8:
+		return fw.StripConditional && (asciiEqualFold(name, "if-match") || asciiEqualFold(name, "if-range"))
+	case 13:
+		return fw.StripConditional && asciiEqualFold(name, "if-none-match")
+	case 14:
+		return asciiEqualFold(name, "content-length")
+	case 15:
+		return fw.AcceptEncoding != nil && asciiEqualFold(name, "accept-encoding")
+	case 17:
+		return (fw.Proto != "" && asciiEqualFold(name, "x-forwarded-proto")) ||
+			(fw.StripConditional && asciiEqualFold(name, "if-modified-since"))
+	case 19:
+		return fw.StripConditional && asciiEqualFold(name, "if-unmodified-since")
+	}
+	return false
+}
+
+// addListValue adds "name: value, item" (or "name: item" when value is empty)
+// to h.
+func addListValue(h *fasthttp.RequestHeader, name, value, item []byte) {
+	// Values this short fit on the stack; AddBytesKV copies them, so only
+	// a longer one costs an allocation.
+	var buf [256]byte
+	v := buf[:0]
+	if len(value) > 0 {
+		v = append(v, value...)
+		v = append(v, listSep...)
+	}
+	v = append(v, item...)
+	h.AddBytesKV(name, v)
+}

@@ -1,0 +1,193 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/mcpage/mcpage/httpparse"
+)
+
+// isToken reports whether b is a non-empty RFC 9110 token, as the request
+// parser guarantees for field names.
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fuzzHeaders turns "name:value" lines into fields the way the request parser
+// could have produced them: token names, values without CR, LF, NUL or
+// surrounding whitespace. ok is false when raw holds something else.
+func fuzzHeaders(raw string) (hs []httpparse.Header, ok bool) {
+	if raw == "" {
+		return nil, true
+	}
+	for _, line := range strings.Split(raw, "\n") {
+		name, value, found := strings.Cut(line, ":")
+		value = strings.Trim(value, " \t")
+		if !found || !isToken([]byte(name)) || strings.ContainsAny(value, "\r\n\x00") {
+			return nil, false
+		}
+		hs = append(hs, httpparse.Header{Name: []byte(name), Value: []byte(value)})
+	}
+	return hs, true
+}
+
+// FuzzBuildRequest checks BuildRequest's promises on arbitrary field lists:
+// what reaches the wire holds no hop-by-hop or Connection-named field, one
+// Host, framing that matches the body, and every other received field in
+// order and unchanged.
+func FuzzBuildRequest(f *testing.F) {
+	f.Add("GET", "/", "Host: a\nX-A: 1", []byte(nil), uint8(0))
+	f.Add("POST", "/p?q", "Host: a\nConnection: X-A, te\nX-A: 1\nTE: trailers\nContent-Length: 3", []byte("abc"), uint8(0xff))
+	f.Add("HEAD", "*", "x-forwarded-for: 1.1.1.1\nVia: 1.0 x\nAccept-Encoding: br\nIf-Match: *", []byte(nil), uint8(0x3f))
+	f.Fuzz(func(t *testing.T, method, target, rawHeaders string, body []byte, flags uint8) {
+		headers, ok := fuzzHeaders(rawHeaders)
+		// Targets as the parser hands them over: not empty, no whitespace or
+		// controls, and not starting with '?' (fasthttp would write "/?").
+		if !ok || !isToken([]byte(method)) || target == "" || target[0] == '?' ||
+			strings.ContainsAny(target, " \t\r\n\x00") {
+			return
+		}
+		fw := &Forward{
+			StripConditional: flags&1 != 0,
+			ForceGET:         flags&2 != 0,
+		}
+		if flags&4 != 0 {
+			fw.ClientIP = []byte("10.0.0.1")
+		}
+		if flags&8 != 0 {
+			fw.Proto = "http"
+		}
+		if flags&16 != 0 {
+			fw.Via = "1.1 mcpage"
+		}
+		if flags&32 != 0 {
+			fw.AcceptEncoding = []byte("gzip")
+		}
+		var req fasthttp.Request
+		BuildRequest(&req, []byte(method), []byte(target), []byte("host.test"), headers, body, fw)
+		head := req.Header.AppendBytes(nil)
+		if !bytes.Equal(req.Body(), body) {
+			t.Fatalf("body changed")
+		}
+
+		lines := strings.Split(strings.TrimSuffix(string(head), "\r\n\r\n"), "\r\n")
+		wantLine := method + " " + target + " HTTP/1.1"
+		if fw.ForceGET && method == "HEAD" {
+			wantLine = "GET " + target + " HTTP/1.1"
+		}
+		if lines[0] != wantLine {
+			t.Fatalf("request line %q, want %q", lines[0], wantLine)
+		}
+		var tokens [][]byte
+		for _, h := range headers {
+			if asciiEqualFold(h.Name, "connection") {
+				tokens = connTokens(tokens, h.Value)
+			}
+		}
+		var out []httpparse.Header
+		hosts, lengths := 0, 0
+		for _, l := range lines[1:] {
+			name, value, _ := strings.Cut(l, ": ")
+			out = append(out, httpparse.Header{Name: []byte(name), Value: []byte(value)})
+			switch {
+			case IsHopByHop([]byte(name)), asciiEqualFold([]byte(name), "expect"):
+				t.Fatalf("%q forwarded", l)
+			case asciiEqualFold([]byte(name), "host"):
+				hosts++
+			case asciiEqualFold([]byte(name), "content-length"):
+				lengths++
+				if value != strconv.Itoa(len(body)) {
+					t.Fatalf("Content-Length %s for a %d-byte body", value, len(body))
+				}
+			}
+		}
+		if hosts == 0 {
+			t.Fatalf("no Host in %q", head)
+		}
+		if lengths > 1 || (len(body) > 0 && lengths == 0) {
+			t.Fatalf("%d Content-Length fields for a %d-byte body", lengths, len(body))
+		}
+		// Received fields that must pass unchanged, in order: a subsequence
+		// of what was sent.
+		k := 0
+		for _, h := range headers {
+			if dropRequestField(h.Name, fw) || namedIn(tokens, h.Name) ||
+				asciiEqualFold(h.Name, "x-forwarded-for") || asciiEqualFold(h.Name, "via") {
+				continue
+			}
+			for k < len(out) && !(bytes.Equal(out[k].Name, h.Name) && bytes.Equal(out[k].Value, h.Value)) {
+				k++
+			}
+			if k == len(out) {
+				t.Fatalf("field %q: %q lost or reordered in %q", h.Name, h.Value, head)
+			}
+			k++
+		}
+		for _, o := range out {
+			if namedIn(tokens, o.Name) && !ownField(o.Name) {
+				t.Fatalf("Connection-named %q forwarded", o.Name)
+			}
+		}
+	})
+}
+
+// ownField reports whether the proxy itself may add a field with this name.
+func ownField(name []byte) bool {
+	for _, n := range []string{"host", "x-forwarded-for", "x-forwarded-proto", "via", "accept-encoding", "content-length"} {
+		if asciiEqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzVisitResponse checks, on any response fasthttp accepts, that
+// VisitResponse never hands out a hop-by-hop, Connection-named or
+// Content-Length field, and that Set-Cookie fields all survive.
+func FuzzVisitResponse(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nConnection: X-A\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\n\r\n"))
+	f.Add([]byte("HTTP/1.0 299 Odd\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nContent-Length: 1\r\n\r\nx"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		resp := &fasthttp.Response{}
+		clearResponse(resp)
+		if err := resp.ReadLimitBody(bufio.NewReader(bytes.NewReader(raw)), 1<<16); err != nil {
+			return
+		}
+		var tokens [][]byte
+		cookies := 0
+		for name, value := range resp.Header.All() {
+			switch {
+			case asciiEqualFold(name, "connection"):
+				tokens = connTokens(tokens, value)
+			case asciiEqualFold(name, "set-cookie"):
+				cookies++
+			}
+		}
+		visited := 0
+		VisitResponse(resp, func(name, value []byte) {
+			if IsHopByHop(name) || asciiEqualFold(name, "content-length") || namedIn(tokens, name) {
+				t.Fatalf("visited %q: %q", name, value)
+			}
+			if asciiEqualFold(name, "set-cookie") {
+				visited++
+			}
+		})
+		if !namedIn(tokens, []byte("set-cookie")) && visited != cookies {
+			t.Fatalf("%d of %d Set-Cookie fields visited", visited, cookies)
+		}
+	})
+}

@@ -1,0 +1,76 @@
+package upstream
+
+import (
+	"sync"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Job is one upstream exchange. Get one from AcquireJob, fill Req (normally
+// with BuildRequest), set Done and Ctx, and hand it to Pool.Submit. From a
+// successful Submit until Done is called the Job belongs to the pool: the
+// caller must not read or write it. Done receives it back, on a worker
+// goroutine; from then on it is the caller's again, and ReleaseJob returns it
+// for reuse (inside Done or later, from any goroutine, exactly once).
+type Job struct {
+	// Req is the request to send. Its header must be in fasthttp's raw mode
+	// as BuildRequest leaves it; fields added afterwards with
+	// Req.Header.Add* go out after the others, as given. Do not call
+	// Req.Header.All, VisitAll, Len, Cookies, Cookie, CookieBytes, SetCookie,
+	// DelCookie or DelAllCookies on it: fasthttp then moves the Cookie fields
+	// out of the raw list and they are no longer sent.
+	Req fasthttp.Request
+
+	// Resp is the complete response (body buffered, de-chunked, never
+	// decompressed) when Err is nil, and empty otherwise. Read its header
+	// fields with VisitResponse; Resp.Header.StatusCode and StatusMessage
+	// give the status line as received. Resp.Header.ContentLength is the
+	// upstream's declared length (-1 when the body was chunked); for a HEAD
+	// request no body is read.
+	Resp fasthttp.Response
+
+	// Err is set before Done is called: nil, or exactly one of ErrTimeout,
+	// ErrConnect, ErrUpstreamClosed, ErrBadResponse, ErrBodyTooLarge,
+	// ErrBadRequest, ErrClosed. StatusFor turns it into a status code.
+	Err error
+
+	// Cause is the underlying error when Err is not nil (for logs); nil
+	// otherwise.
+	Cause error
+
+	// Addr is the upstream address ("host:port") the job was last sent to
+	// or tried, or "" if no address was tried.
+	Addr string
+
+	// Done is set by the caller and called exactly once, on a worker
+	// goroutine, after the exchange (with Err set). It must not block: the
+	// worker serves no other job until it returns.
+	Done func(j *Job)
+
+	// Ctx is the caller's data; the pool never touches it.
+	Ctx any
+}
+
+var jobPool = sync.Pool{New: func() any { return new(Job) }}
+
+// AcquireJob returns an empty Job, reusing a released one when it can. Safe
+// from any goroutine.
+func AcquireJob() *Job {
+	return jobPool.Get().(*Job)
+}
+
+// ReleaseJob resets j and returns it for reuse. The caller must not touch j,
+// or any slice obtained from j.Req or j.Resp, afterwards. Never release a job
+// between a successful Submit and its Done call. Safe from any goroutine.
+func ReleaseJob(j *Job) {
+	j.reset()
+	jobPool.Put(j)
+}
+
+// reset clears everything the caller or the pool set.
+func (j *Job) reset() {
+	j.Req.Reset()
+	j.Resp.Reset()
+	j.Err, j.Cause, j.Addr = nil, nil, ""
+	j.Done, j.Ctx = nil, nil
+}

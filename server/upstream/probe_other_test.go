@@ -1,0 +1,5 @@
+//go:build !linux
+
+package upstream
+
+const connProbeSupported = false

@@ -1,0 +1,37 @@
+package upstream
+
+import "github.com/valyala/fasthttp"
+
+// VisitResponse calls fn for each end-to-end header field of resp: values
+// unchanged, duplicates, unknown fields and every Set-Cookie kept, skipping
+// hop-by-hop fields (see IsHopByHop), every field named in a Connection field,
+// and Content-Length (the caller re-frames the body; resp.Body() is complete).
+//
+// Names are as received, except that fasthttp stores Content-Type,
+// Content-Encoding, Server and Set-Cookie apart and hands them back in their
+// canonical spelling; those come first (Set-Cookie fields in the order
+// received), then the other fields in the order received. Of a repeated
+// Content-Type, Content-Encoding or Server only the last one is kept by
+// fasthttp's parser. Trailer fields of a chunked body are not visited.
+//
+// resp must be a Job.Resp filled by the pool (or otherwise read with
+// DisableNormalizing and SetNoDefaultContentType(true)), and must not change
+// during the call. name and value are valid only during the call to fn. fn may
+// not modify resp. VisitResponse allocates nothing for responses whose
+// Connection fields list at most 16 names. Safe from the goroutine that owns
+// resp.
+func VisitResponse(resp *fasthttp.Response, fn func(name, value []byte)) {
+	var tokStack [maxInlineTokens][]byte
+	tokens := tokStack[:0]
+	for name, value := range resp.Header.All() {
+		if asciiEqualFold(name, "connection") {
+			tokens = connTokens(tokens, value)
+		}
+	}
+	for name, value := range resp.Header.All() {
+		if IsHopByHop(name) || asciiEqualFold(name, "content-length") || namedIn(tokens, name) {
+			continue
+		}
+		fn(name, value)
+	}
+}
