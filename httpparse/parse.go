@@ -111,9 +111,9 @@ type Request struct {
 	Expect100     bool
 
 	AcceptEncoding, Authorization, IfNoneMatch, IfModifiedSince, Connection []byte
-	Cookie      []byte
-	CookieCount int
-	HeadLen     int
+	Cookie                                                                  []byte
+	CookieCount                                                             int
+	HeadLen                                                                 int
 
 	hdrs [MaxHeadersCap]Header
 }
