@@ -319,6 +319,13 @@ func parseRequestLine(line []byte, req *Request) error {
 }
 
 func (req *Request) noteField(name, val []byte, sawHost, sawTE *bool) error {
+	// Only fields of these lengths matter here; most browser fields
+	// (User-Agent, Accept, Sec-*) are skipped without a comparison.
+	switch len(name) {
+	case 4, 6, 10, 13, 14, 15, 17:
+	default:
+		return nil
+	}
 	switch {
 	case foldEq(name, "host"):
 		if *sawHost {

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestBadFlagsOneClearLine(t *testing.T) {
+	cases := map[string][]string{
+		"-listen":        {"-listen", "nope"},
+		"-upstream":      {"-upstream", "http://x"},
+		"https":          {"-upstream", "https://a:1"},
+		"-ttl":           {"-ttl", "-5s"},
+		"-store-size":    {"-store-size", "12Q"},
+		"-bypass-cookie": {"-bypass-cookie", "("},
+		"-loops":         {"-loops", "-1"},
+		"-key-prefix":    {"-key-prefix", "a b"},
+		"-max-item":      {"-max-item", "1G", "-store-size", "10M"},
+		"-read-timeout":  {"-read-timeout", "0s"},
+		"unknown":        {"-no-such-flag"},
+		"-memcached":     {"-memcached", "127.0.0.1:11211"},
+	}
+	for name, args := range cases {
+		var stderr bytes.Buffer
+		code := run(args, &stderr)
+		out := stderr.String()
+		if code == 0 {
+			t.Errorf("%s: exit 0", name)
+		}
+		if strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "mcpage: ") {
+			t.Errorf("%s: want one line, got %q", name, out)
+		}
+	}
+}
+
+func TestFlagsBuildConfig(t *testing.T) {
+	o, err := parseFlags([]string{"-listen", "127.0.0.1:1", "-upstream", "http://127.0.0.1:2/, 127.0.0.1:3",
+		"-store-size", "64M", "-ttl", "0", "-compress-min", "0", "-max-item", "512K", "-bypass-cookie", "^sess"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if got := strings.Join(c.Upstream.Addrs, ","); got != "127.0.0.1:2,127.0.0.1:3" {
+		t.Errorf("upstreams %q", got)
+	}
+	if c.StoreSize != 64<<20 || c.MaxItem != 512<<10 || c.Policy.DefaultTTL != 0 || c.CompressMin >= 0 {
+		t.Errorf("config %+v", c)
+	}
+	if c.BypassCookie == nil || !c.BypassCookie.MatchString("session") {
+		t.Error("bypass regexp")
+	}
+	var help bytes.Buffer
+	if _, err := parseFlags([]string{"-h"}, &help); err != errHelp || !strings.Contains(help.String(), "-upstream-max-conns") {
+		t.Errorf("help: %v %q", err, help.String())
+	}
+}
+
+// TestBinaryServesAndStopsOnSIGTERM builds the binary and runs it as a user
+// would: it proxies and caches, and SIGTERM makes it exit 0.
+func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "mcpage")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from origin")
+	}))
+	defer origin.Close()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "-listen", addr, "-upstream", origin.Listener.Addr().String(), "-loops", "2")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var resp *http.Response
+	var err error
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get("http://" + addr + "/x"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get("http://" + addr + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "from origin" || resp.Header.Get("X-Cache") != "HIT" {
+		t.Fatalf("second request: %q %q", b, resp.Header.Get("X-Cache"))
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("did not exit after SIGTERM")
+	}
+}
