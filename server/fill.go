@@ -212,14 +212,12 @@ func appendPassResponse(dst []byte, resp *fasthttp.Response, f *facts, label str
 }
 
 // storedField reports whether a response field goes into a stored record:
-// not the ones recomputed per response (Age, Content-Encoding, Vary — only
-// Vary: Accept-Encoding is ever stored and the store re-adds it —, X-Cache
-// from another cache layer) and never Set-Cookie. Hop-by-hop fields and
-// Content-Length never reach here (VisitResponse drops them).
+// what pagerecord allows (no Set-Cookie, hop-by-hop, framing or Age fields),
+// less those recomputed per response: Vary (only Vary: Accept-Encoding is
+// ever stored, and the store re-adds it) and X-Cache from another layer.
 func storedField(name []byte) bool {
-	return !(asciiEqualFold(name, "age") || asciiEqualFold(name, "content-encoding") ||
-		asciiEqualFold(name, "vary") || asciiEqualFold(name, "x-cache") ||
-		asciiEqualFold(name, "set-cookie"))
+	return pagerecord.StorableField(name) &&
+		!asciiEqualFold(name, "vary") && !asciiEqualFold(name, "x-cache")
 }
 
 func appendField(dst, name, value []byte) []byte {
