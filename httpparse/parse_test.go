@@ -222,7 +222,17 @@ func TestChunkedErrors(t *testing.T) {
 	}
 }
 
-// stricter lists inputs net/http accepts that we reject on purpose.
+// stricter reports inputs net/http accepts that we reject on purpose:
+//   - bare LF line endings and obs-fold (smuggling vectors; RFC 9112 allows rejecting them)
+//   - control bytes or NUL in field values, empty field names
+//   - a missing Host in HTTP/1.1, or several Host fields (RFC 9112 §3.2 MUST 400)
+//   - Transfer-Encoding with Content-Length, in HTTP/1.0, or other than exactly "chunked"
+//   - Expect values other than 100-continue (417)
+//   - heads, header counts and bodies over our Limits (431, 413)
+//   - HTTP/1.2+ versions, which net/http reads as 1.x (505)
+//
+// and accepts the other way round: leading empty lines (RFC 9112 §2.2),
+// absolute-form targets and CONNECT authority forms net/http refuses.
 func stricter(raw []byte, err error) bool {
 	if err == nil {
 		return false
