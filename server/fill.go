@@ -236,7 +236,7 @@ func eachField(block []byte, fn func(name, value []byte)) {
 		}
 		line := block[:end]
 		block = block[end+2:]
-		if colon := indexByte(line, ':'); colon > 0 {
+		if colon := bytes.IndexByte(line, ':'); colon > 0 {
 			fn(line[:colon], trimOWS(line[colon+1:]))
 		}
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"time"
@@ -138,7 +139,7 @@ func appendFields(dst, block []byte, weaken, only304 bool) []byte {
 		}
 		line := block[:end+2]
 		block = block[end+2:]
-		colon := indexByte(line, ':')
+		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
 			continue
 		}
@@ -205,23 +206,9 @@ func appendErrorResponse(dst []byte, status int, keepAlive bool, label string) [
 	return append(dst, '\n')
 }
 
-func indexCRLF(b []byte) int {
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' {
-			return i
-		}
-	}
-	return -1
-}
+var crlf = []byte("\r\n")
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+func indexCRLF(b []byte) int { return bytes.Index(b, crlf) }
 
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
