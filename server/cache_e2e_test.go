@@ -254,6 +254,15 @@ func TestNeverStored(t *testing.T) {
 		if !bytes.Equal(r1.body, r2.body) {
 			t.Errorf("%s: bodies differ", path)
 		}
+		if d := r2.Header.Get("X-Cache-Detail"); !strings.HasPrefix(d, "not stored: ") {
+			t.Errorf("%s: X-Cache-Detail %q", path, d)
+		}
+	}
+	wantDetail := map[string]string{"/setcookie": "set-cookie", "/private": "private", "/nostore": "no-store", "/error500": "status", "/varyua": "vary"}
+	for path, why := range wantDetail {
+		if d := c.get(path).Header.Get("X-Cache-Detail"); d != "not stored: "+why {
+			t.Errorf("%s: X-Cache-Detail %q, want reason %q", path, d, why)
+		}
 	}
 	r := c.get("/setcookie")
 	if got := r.Header.Values("Set-Cookie"); len(got) != 2 {

@@ -37,7 +37,11 @@ func (x *exchange) fill(resp *fasthttp.Response, now time.Time) {
 		if x.kind == kindRevalidate {
 			x.drop = true
 		}
-		x.out = appendPassResponse(nil, resp, &x.f, x.label(), encOK && !x.f.clientTakes(enc), false)
+		reason := d.Reason
+		if d.Store {
+			reason = "content-encoding"
+		}
+		x.out = appendPassResponse(nil, resp, &x.f, x.label(), reason, encOK && !x.f.clientTakes(enc), false)
 		return
 	}
 
@@ -79,7 +83,7 @@ func (x *exchange) fill(resp *fasthttp.Response, now time.Time) {
 	var dec pagerecord.Record
 	if err := pagerecord.Decode(rec, &dec); err != nil {
 		x.rec = nil
-		x.out = appendPassResponse(nil, resp, &x.f, x.label(), !x.f.clientTakes(enc), false)
+		x.out = appendPassResponse(nil, resp, &x.f, x.label(), "record", !x.f.clientTakes(enc), false)
 		return
 	}
 	x.out = x.renderRecord(&dec, now)
@@ -158,8 +162,10 @@ func (x *exchange) renderRecord(r *pagerecord.Record, now time.Time) []byte {
 // re-framed with Content-Length. With decode, a body the client cannot take
 // (the proxy asked the origin for gzip on its behalf) is decoded first.
 // headFromOrigin: a HEAD was forwarded as HEAD, so the origin's
-// Content-Length is the one to repeat.
-func appendPassResponse(dst []byte, resp *fasthttp.Response, f *facts, label string, decode, headFromOrigin bool) []byte {
+// Content-Length is the one to repeat. A non-empty notStored says why a
+// cacheable response was not stored (X-Cache-Detail), the question users of
+// caching proxies ask most.
+func appendPassResponse(dst []byte, resp *fasthttp.Response, f *facts, label, notStored string, decode, headFromOrigin bool) []byte {
 	status := resp.StatusCode()
 	body := resp.Body()
 	if decode {
@@ -189,6 +195,11 @@ func appendPassResponse(dst []byte, resp *fasthttp.Response, f *facts, label str
 	dst = append(dst, "X-Cache: "...)
 	dst = append(dst, label...)
 	dst = append(dst, "\r\n"...)
+	if notStored != "" {
+		dst = append(dst, "X-Cache-Detail: not stored: "...)
+		dst = append(dst, notStored...)
+		dst = append(dst, "\r\n"...)
+	}
 	send := bodyAllowed(status) && !f.isHead
 	if bodyAllowed(status) {
 		cl := len(body)

@@ -168,7 +168,7 @@ func (x *exchange) finish(job *upstream.Job, now time.Time) {
 	case kindFill:
 		x.fill(resp, now)
 	default:
-		x.out = appendPassResponse(nil, resp, &x.f, x.label(), false, x.kind != kindFill)
+		x.out = appendPassResponse(nil, resp, &x.f, x.label(), "", false, x.kind != kindFill)
 		if x.kind == kindUnsafe && status < 400 {
 			x.invalidations(resp)
 		}
