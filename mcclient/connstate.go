@@ -113,6 +113,24 @@ func (s *connState) set(key, value []byte, opt SetOptions, h Handler, token uint
 	return nil
 }
 
+// setHeader queues an ms whose n-byte value the driver writes itself,
+// straight after the bytes now in s.out, followed by CRLF.
+func (s *connState) setHeader(key []byte, n int, opt SetOptions, h Handler, token uint64, deadline int64) error {
+	if s.n == len(s.slots) {
+		return ErrQueueFull
+	}
+	if n > s.maxValue {
+		return ErrValueTooLarge
+	}
+	out, err := appendSetHeader(s.out, key, n, s.opaque, opt)
+	if err != nil {
+		return err
+	}
+	s.out = out
+	s.push(opSet, h, token, deadline)
+	return nil
+}
+
 func (s *connState) delete(key []byte, opt DeleteOptions, h Handler, token uint64, deadline int64) error {
 	if s.n == len(s.slots) {
 		return ErrQueueFull

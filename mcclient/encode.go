@@ -8,7 +8,7 @@ import "strconv"
 // come back in request order. Only flags memcached 1.6.18 accepts are sent.
 // On error dst is returned unchanged. Any goroutine may call them.
 
-// AppendGet appends "mg <key> [b] [v] f c t [N] [R] [T] [u] [h] [l] O<opaque>".
+// AppendGet appends "mg <key> [b] [N] [R] [T] [v] f c t [u] [h] [l] O<opaque>".
 func AppendGet(dst, key []byte, opaque uint32, opt GetOptions) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, "mg "...)
@@ -19,10 +19,7 @@ func AppendGet(dst, key []byte, opaque uint32, opt GetOptions) ([]byte, error) {
 	if b64 {
 		dst = append(dst, " b"...)
 	}
-	if !opt.NoValue {
-		dst = append(dst, " v"...)
-	}
-	dst = append(dst, " f c t"...)
+	// T goes before t so that t reports the TTL just set (flags are applied in order).
 	if opt.Vivify > 0 {
 		dst = appendUintFlag(dst, 'N', uint64(opt.Vivify))
 	}
@@ -32,6 +29,10 @@ func AppendGet(dst, key []byte, opaque uint32, opt GetOptions) ([]byte, error) {
 	if opt.Touch {
 		dst = appendIntFlag(dst, 'T', int64(opt.TouchTTL))
 	}
+	if !opt.NoValue {
+		dst = append(dst, " v"...)
+	}
+	dst = append(dst, " f c t"...)
 	if opt.NoBump {
 		dst = append(dst, " u"...)
 	}
@@ -51,6 +52,17 @@ var setModeFlag = [...]byte{ModeSet: 0, ModeAdd: 'E', ModeReplace: 'R', ModeAppe
 // AppendSet appends "ms <key> <len> [b] c [T] [F] [C] [I] [M] O<opaque>" and
 // the value block. value is copied; it may hold any bytes.
 func AppendSet(dst, key, value []byte, opaque uint32, opt SetOptions) ([]byte, error) {
+	dst, err := appendSetHeader(dst, key, len(value), opaque, opt)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...), nil
+}
+
+// appendSetHeader appends the command line of an ms for a value of n
+// bytes; the value and its CRLF must follow.
+func appendSetHeader(dst, key []byte, n int, opaque uint32, opt SetOptions) ([]byte, error) {
 	if int(opt.Mode) >= len(setModeFlag) {
 		return dst, ErrBadOptions
 	}
@@ -61,7 +73,7 @@ func AppendSet(dst, key, value []byte, opaque uint32, opt SetOptions) ([]byte, e
 		return dst[:start], err
 	}
 	dst = append(dst, ' ')
-	dst = strconv.AppendUint(dst, uint64(len(value)), 10)
+	dst = strconv.AppendUint(dst, uint64(n), 10)
 	if b64 {
 		dst = append(dst, " b"...)
 	}
@@ -82,8 +94,6 @@ func AppendSet(dst, key, value []byte, opaque uint32, opt SetOptions) ([]byte, e
 		dst = append(dst, ' ', 'M', m)
 	}
 	dst = appendUintFlag(dst, 'O', uint64(opaque))
-	dst = append(dst, "\r\n"...)
-	dst = append(dst, value...)
 	return append(dst, "\r\n"...), nil
 }
 

@@ -13,8 +13,10 @@ var (
 	// answered "SERVER_ERROR object too large for cache" (which also deletes
 	// the value previously stored under the key).
 	ErrValueTooLarge = errors.New("mcclient: value too large")
-	// ErrBadOptions: an option combination 1.6.18 rejects, e.g. a delete TTL
-	// without Invalidate, or an unknown SetMode/ArithMode.
+	// ErrBadOptions: an option combination 1.6.18 rejects (a delete TTL
+	// without Invalidate, an unknown SetMode or ArithMode), or an argument the
+	// client cannot use (a nil or empty ring, a nil event loop, a server
+	// index out of range).
 	ErrBadOptions = errors.New("mcclient: invalid option combination")
 )
 

@@ -1,0 +1,344 @@
+package mcclient
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// recorder is a Handler that keeps copies of what it is given.
+type recorder struct {
+	got []recorded
+}
+
+type recorded struct {
+	token uint64
+	res   Result
+	value string
+}
+
+func (r *recorder) OnResult(token uint64, res *Result) {
+	r.got = append(r.got, recorded{token, *res, string(res.Value)})
+}
+
+func newTestState(max int) connState { return newConnState(max, 1<<20) }
+
+func TestConnStateMatchesRepliesInOrder(t *testing.T) {
+	s := newTestState(8)
+	var h recorder
+	must(t, s.get([]byte("a"), GetOptions{}, &h, 10, 1))
+	must(t, s.set([]byte("b"), []byte("val"), SetOptions{}, &h, 11, 1))
+	must(t, s.delete([]byte("c"), DeleteOptions{}, &h, 12, 1))
+	must(t, s.arith([]byte("d"), ArithOptions{}, &h, 13, 1))
+	must(t, s.get([]byte("e"), GetOptions{}, &h, 14, 1))
+	must(t, s.noop(&h, 15, 1))
+	wantOut := "mg a v f c t O0\r\nms b 3 c O1\r\nval\r\nmd c O2\r\nma d v c O3\r\nmg e v f c t O4\r\nmn\r\n"
+	if string(s.out) != wantOut {
+		t.Fatalf("out = %q\nwant  %q", s.out, wantOut)
+	}
+	replies := "VA 2 f7 c9 t-1 O0\r\nhi\r\nHD c10 O1\r\nNF O2\r\nVA 2 c11 O3\r\n42\r\nEN O4\r\nMN\r\n"
+	must(t, s.receive([]byte(replies)))
+	want := []struct {
+		token  uint64
+		status Status
+		value  string
+	}{{10, StatusOK, "hi"}, {11, StatusOK, ""}, {12, StatusNotFound, ""}, {13, StatusOK, ""}, {14, StatusMiss, ""}, {15, StatusOK, ""}}
+	if len(h.got) != len(want) {
+		t.Fatalf("got %d results, want %d", len(h.got), len(want))
+	}
+	for i, w := range want {
+		g := h.got[i]
+		if g.token != w.token || g.res.Status != w.status || g.value != w.value || g.res.Err != nil {
+			t.Errorf("result %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if r := h.got[0].res; r.Flags != 7 || r.CAS != 9 || r.TTL != -1 {
+		t.Errorf("get metadata = %+v", r)
+	}
+	if r := h.got[1].res; r.CAS != 10 {
+		t.Errorf("set CAS = %d, want 10", r.CAS)
+	}
+	if r := h.got[3].res; r.Number != 42 || r.CAS != 11 {
+		t.Errorf("arith = %+v", r)
+	}
+	if s.pending() != 0 || len(s.in) != 0 {
+		t.Fatalf("pending %d, buffered %d after all replies", s.pending(), len(s.in))
+	}
+}
+
+// Replies arriving in pieces of every size give the same results.
+func TestConnStateReceiveInPieces(t *testing.T) {
+	big := strings.Repeat("x", 3000)
+	replies := "VA 3 O0\r\nabc\r\nVA 3000 O1\r\n" + big + "\r\nEN O2\r\nHD O3\r\nVA 0 W O4\r\n\r\n"
+	for _, piece := range []int{1, 2, 3, 7, 64, 1000, len(replies)} {
+		t.Run(fmt.Sprint(piece), func(t *testing.T) {
+			s := newTestState(8)
+			var h recorder
+			for i := 0; i < 5; i++ {
+				must(t, s.get([]byte("k"), GetOptions{}, &h, uint64(i), 1))
+			}
+			for off := 0; off < len(replies); off += piece {
+				must(t, s.receive([]byte(replies[off:min(off+piece, len(replies))])))
+			}
+			if len(h.got) != 5 {
+				t.Fatalf("got %d results", len(h.got))
+			}
+			wantVals := []string{"abc", big, "", "", ""}
+			wantStatus := []Status{StatusOK, StatusOK, StatusMiss, StatusOK, StatusOK}
+			for i := range wantVals {
+				if h.got[i].value != wantVals[i] || h.got[i].res.Status != wantStatus[i] || h.got[i].token != uint64(i) {
+					t.Errorf("result %d: %v %q", i, h.got[i].res.Status, h.got[i].value[:min(10, len(h.got[i].value))])
+				}
+			}
+			if !h.got[4].res.Win {
+				t.Error("W flag lost")
+			}
+		})
+	}
+}
+
+func TestConnStateFatalReplies(t *testing.T) {
+	tests := []struct {
+		name    string
+		start   func(s *connState, h Handler) error
+		replies string
+		want    error
+		done    int // results delivered before the failure
+	}{
+		{"opaque mismatch", startGets(2), "EN O1\r\n", ErrOpaqueMismatch, 0},
+		{"opaque missing", startGets(1), "EN\r\n", ErrOpaqueMismatch, 0},
+		{"opaque not a number", startGets(1), "EN Oab\r\n", ErrOpaqueMismatch, 0},
+		{"second out of step", startGets(2), "EN O0\r\nEN O0\r\n", ErrOpaqueMismatch, 1},
+		{"reply with nothing pending", startGets(0), "HD\r\n", ErrUnexpectedReply, 0},
+		{"ERROR", startGets(1), "ERROR\r\n", ErrUnexpectedReply, 0},
+		{"bad data chunk", startGets(1), "CLIENT_ERROR bad data chunk\r\n", ErrUnexpectedReply, 0},
+		{"EN to a delete", func(s *connState, h Handler) error {
+			return s.delete([]byte("k"), DeleteOptions{}, h, 0, 1)
+		}, "EN O0\r\n", ErrUnexpectedReply, 0},
+		{"VA to a set", func(s *connState, h Handler) error {
+			return s.set([]byte("k"), nil, SetOptions{}, h, 0, 1)
+		}, "VA 1 O0\r\nx\r\n", ErrUnexpectedReply, 0},
+		{"MN to a get", startGets(1), "MN\r\n", ErrUnexpectedReply, 0},
+		{"HD to a noop", func(s *connState, h Handler) error { return s.noop(h, 0, 1) }, "HD\r\n", ErrUnexpectedReply, 0},
+		{"non-numeric counter", func(s *connState, h Handler) error {
+			return s.arith([]byte("k"), ArithOptions{}, h, 0, 1)
+		}, "VA 2 O0\r\nab\r\n", ErrMalformedReply, 0},
+		{"malformed", startGets(1), "VA x\r\n", ErrMalformedReply, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestState(8)
+			var h recorder
+			must(t, tt.start(&s, &h))
+			if err := s.receive([]byte(tt.replies)); !errors.Is(err, tt.want) {
+				t.Fatalf("receive = %v, want %v", err, tt.want)
+			}
+			if len(h.got) != tt.done {
+				t.Fatalf("%d results delivered before the failure, want %d", len(h.got), tt.done)
+			}
+		})
+	}
+}
+
+func startGets(n int) func(s *connState, h Handler) error {
+	return func(s *connState, h Handler) error {
+		for i := 0; i < n; i++ {
+			if err := s.get([]byte("k"), GetOptions{}, h, uint64(i), 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// CLIENT_ERROR and SERVER_ERROR fail one operation; the next still matches.
+func TestConnStatePerOperationErrors(t *testing.T) {
+	s := newTestState(8)
+	var h recorder
+	must(t, s.arith([]byte("k"), ArithOptions{}, &h, 1, 1))
+	must(t, s.set([]byte("k"), []byte("v"), SetOptions{}, &h, 2, 1))
+	must(t, s.set([]byte("k"), []byte("v"), SetOptions{}, &h, 3, 1))
+	must(t, s.get([]byte("k"), GetOptions{}, &h, 4, 1))
+	must(t, s.receive([]byte("CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"+
+		"SERVER_ERROR object too large for cache\r\nSERVER_ERROR out of memory storing object\r\nVA 1 O3\r\nv\r\n")))
+	wantErr := []error{ErrClientError, ErrValueTooLarge, ErrServerError, nil}
+	wantMsg := []string{"cannot increment or decrement non-numeric value", "object too large for cache", "out of memory storing object", ""}
+	if len(h.got) != 4 {
+		t.Fatalf("got %d results", len(h.got))
+	}
+	for i := range wantErr {
+		r := h.got[i].res
+		if !errors.Is(r.Err, wantErr[i]) || string(r.Message) != wantMsg[i] || (r.Err != nil) != (r.Status == StatusFailed) {
+			t.Errorf("result %d: err %v status %v msg %q", i, r.Err, r.Status, r.Message)
+		}
+	}
+	if h.got[3].value != "v" {
+		t.Errorf("get after errors = %q", h.got[3].value)
+	}
+}
+
+func TestConnStateQueueBound(t *testing.T) {
+	s := newTestState(3)
+	var h recorder
+	for i := 0; i < 3; i++ {
+		must(t, s.get([]byte("k"), GetOptions{}, &h, 0, 1))
+	}
+	out := len(s.out)
+	if err := s.get([]byte("k"), GetOptions{}, &h, 0, 1); err != ErrQueueFull {
+		t.Fatalf("4th op on a 3-slot queue: %v", err)
+	}
+	if err := s.set([]byte("k"), nil, SetOptions{}, &h, 0, 1); err != ErrQueueFull {
+		t.Fatalf("set on a full queue: %v", err)
+	}
+	if len(s.out) != out {
+		t.Fatal("a refused operation was encoded")
+	}
+	// Replies free slots; the ring wraps.
+	for round := 0; round < 5; round++ {
+		must(t, s.receive([]byte(fmt.Sprintf("EN O%d\r\n", round))))
+		must(t, s.get([]byte("k"), GetOptions{}, &h, 0, 1))
+	}
+	if s.pending() != 3 || len(h.got) != 5 {
+		t.Fatalf("pending %d, delivered %d", s.pending(), len(h.got))
+	}
+}
+
+func TestConnStateValueTooLarge(t *testing.T) {
+	s := newConnState(4, 10)
+	var h recorder
+	must(t, s.set([]byte("k"), make([]byte, 10), SetOptions{}, &h, 0, 1))
+	if err := s.set([]byte("k"), make([]byte, 11), SetOptions{}, &h, 0, 1); err != ErrValueTooLarge {
+		t.Fatalf("11-byte value with a 10-byte limit: %v", err)
+	}
+	// And the decoder refuses a reply announcing more than the limit.
+	must(t, s.get([]byte("k"), GetOptions{}, &h, 0, 1))
+	if err := s.receive([]byte("HD O0\r\nVA 11 O1\r\n")); err != ErrReplyValueTooLarge {
+		t.Fatalf("11-byte reply with a 10-byte limit: %v", err)
+	}
+}
+
+func TestConnStateDeadlineAndFailAll(t *testing.T) {
+	s := newTestState(8)
+	var h recorder
+	must(t, s.get([]byte("a"), GetOptions{}, &h, 1, 100))
+	must(t, s.get([]byte("b"), GetOptions{}, &h, 2, 50)) // deadlines are per op; the oldest decides
+	must(t, s.receive([]byte("VA 3 O0\r\nab")))          // a partial reply is buffered
+	if s.expired(99) || !s.expired(100) {
+		t.Fatalf("expired(99)=%v expired(100)=%v with oldest deadline 100", s.expired(99), s.expired(100))
+	}
+	s.failAll(ErrTimeout)
+	if len(h.got) != 2 || h.got[0].token != 1 || h.got[1].token != 2 {
+		t.Fatalf("failAll results %+v", h.got)
+	}
+	for _, g := range h.got {
+		if g.res.Err != ErrTimeout || g.res.Status != StatusFailed {
+			t.Fatalf("failed result %+v", g.res)
+		}
+	}
+	if s.pending() != 0 || len(s.out) != 0 || len(s.in) != 0 || s.expired(1<<62) {
+		t.Fatal("state not reset by failAll")
+	}
+	// The next connection starts clean: a fresh reply parses.
+	must(t, s.get([]byte("c"), GetOptions{}, &h, 3, 1))
+	must(t, s.receive([]byte("EN O2\r\n")))
+	if h.got[2].res.Status != StatusMiss {
+		t.Fatalf("after reset: %+v", h.got[2].res)
+	}
+}
+
+// A handler that fails the connection from inside receive stops delivery.
+type resetter struct {
+	s    *connState
+	seen int
+}
+
+func (r *resetter) OnResult(uint64, *Result) {
+	r.seen++
+	if r.seen == 1 {
+		r.s.failAll(ErrClosed)
+	}
+}
+
+func TestConnStateHandlerResetsConnection(t *testing.T) {
+	s := newTestState(8)
+	h := &resetter{s: &s}
+	must(t, s.get([]byte("a"), GetOptions{}, h, 0, 1))
+	must(t, s.get([]byte("b"), GetOptions{}, h, 0, 1))
+	must(t, s.receive([]byte("EN O0\r\nEN O1\r\nEN O2\r\n")))
+	if h.seen != 2 || s.pending() != 0 || len(s.in) != 0 {
+		t.Fatalf("seen %d pending %d buffered %d", h.seen, s.pending(), len(s.in))
+	}
+}
+
+type nopHandler struct{}
+
+func (nopHandler) OnResult(uint64, *Result) {}
+
+func TestConnStateDoesNotAllocate(t *testing.T) {
+	s := newTestState(64)
+	key, val := []byte("key"), bytes.Repeat([]byte("v"), 100)
+	reply := []byte("VA 100 f0 c1 t-1 O")
+	var h nopHandler
+	var buf []byte
+	op := uint32(0)
+	run := func() {
+		must(t, s.get(key, GetOptions{}, h, 0, 1))
+		must(t, s.set(key, val, SetOptions{}, h, 0, 1))
+		s.out = s.out[:0]
+		buf = append(buf[:0], reply...)
+		buf = appendUint(buf, op)
+		buf = append(buf, "\r\n"...)
+		buf = append(buf, val...)
+		buf = append(buf, "\r\nHD c1 O"...)
+		buf = appendUint(buf, op+1)
+		buf = append(buf, "\r\n"...)
+		op += 2
+		// In two pieces, so the partial-reply path runs too.
+		must(t, s.receive(buf[:50]))
+		must(t, s.receive(buf[50:]))
+	}
+	run()
+	if allocs := testing.AllocsPerRun(200, run); allocs != 0 {
+		t.Fatalf("%v allocations per get+set round trip", allocs)
+	}
+}
+
+func appendUint(b []byte, v uint32) []byte { return strconv.AppendUint(b, uint64(v), 10) }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzReceive: whatever a peer sends, the state machine neither panics nor
+// delivers more results than operations were pending, and after an error
+// it reports one again for the same bytes (no state carried off).
+func FuzzReceive(f *testing.F) {
+	f.Add([]byte("VA 2 O0\r\nhi\r\nEN O1\r\nHD O2\r\n"), uint8(3))
+	f.Add([]byte("EN O1\r\n"), uint8(2))
+	f.Add([]byte("CLIENT_ERROR x\r\nSERVER_ERROR y\r\nMN\r\n"), uint8(3))
+	f.Add([]byte("VA 3 O0\r\nabcd\r\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, pieces uint8) {
+		s := newConnState(4, 1<<10)
+		var h recorder
+		for i := 0; i < 3; i++ {
+			_ = s.get([]byte("k"), GetOptions{}, &h, uint64(i), 1)
+		}
+		_ = s.noop(&h, 3, 1)
+		step := len(data)/(int(pieces%8)+1) + 1
+		for off := 0; off < len(data); off += step {
+			if err := s.receive(data[off:min(off+step, len(data))]); err != nil {
+				s.failAll(err)
+				break
+			}
+		}
+		if len(h.got) > 4 {
+			t.Fatalf("%d results for 4 operations", len(h.got))
+		}
+	})
+}
