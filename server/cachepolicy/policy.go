@@ -298,6 +298,14 @@ func statusStorable(status int) bool {
 	return status >= 200 && status < 500 && status != 206 && status != 304
 }
 
+// dateOr is the response's Date, or now when it has none that parses.
+func (r *Response) dateOr(now time.Time) time.Time {
+	if t, ok := ParseHTTPDate(trimOWS(r.date)); ok {
+		return t
+	}
+	return now
+}
+
 // Decide applies the policy to r at time now.
 func (rl *Rules) Decide(r *Response, now time.Time) Decision {
 	var d Decision
@@ -365,11 +373,7 @@ func (rl *Rules) Decide(r *Response, now time.Time) Decision {
 			d.Reason = "stale"
 			return d
 		}
-		date := now
-		if t, ok := ParseHTTPDate(trimOWS(r.date)); ok {
-			date = t
-		}
-		life = exp.Sub(date)
+		life = exp.Sub(r.dateOr(now))
 	default:
 		explicit = false
 	}
@@ -387,11 +391,7 @@ func (rl *Rules) Decide(r *Response, now time.Time) Decision {
 				d.Reason = "no-freshness"
 				return d
 			}
-			date := now
-			if t, ok := ParseHTTPDate(trimOWS(r.date)); ok {
-				date = t
-			}
-			life, d.Heuristic = date.Sub(lm)/10, true
+			life, d.Heuristic = r.dateOr(now).Sub(lm)/10, true
 		}
 	}
 	if rl.MaxTTL > 0 && life > rl.MaxTTL {
