@@ -43,6 +43,7 @@ type conn struct {
 	// cur and curRaw/curBody are the request being dispatched, valid only while a
 	// synchronous store lookup runs inside dispatch.
 	cur     *httpparse.Request
+	curRaw  []byte
 	curBody []byte
 }
 

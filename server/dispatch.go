@@ -82,9 +82,9 @@ func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 	if !c.l.syncStore {
 		p.raw = append(p.raw, raw...)
 	}
-	c.cur = req
+	c.cur, c.curRaw = req, raw
 	c.l.store.Get(p.key, c, p.token)
-	c.cur = nil
+	c.cur, c.curRaw = nil, nil
 }
 
 // PageLookup is the store's answer for slot token (pagestore.Handler). It runs
@@ -125,11 +125,21 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 			return
 		}
 	}
-	k := kindFill
 	if stale != nil {
-		k = kindRevalidate
+		c.forward(p, req, nil, kindRevalidate, stale)
+		return
 	}
-	c.forward(p, req, nil, k, stale)
+	raw := p.raw
+	if c.cur != nil {
+		raw = c.curRaw
+	}
+	if c.joinFill(p, raw) {
+		return
+	}
+	x := c.forward(p, req, nil, kindFill, nil)
+	if x == nil { // never went upstream: nobody may wait for it
+		c.l.releaseWaiters(p.key, nil)
+	}
 }
 
 // serveHit answers slot p from a fresh stored page. When p is at the head of

@@ -41,7 +41,9 @@ var gzipOnly = []byte("gzip")
 
 // forward sends req upstream for slot p. req and body are views valid only
 // during this call: BuildRequest copies what it needs.
-func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte) {
+// It returns the exchange, or nil when the pool refused it (p is then
+// answered with 503 at once).
+func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte) *exchange {
 	l := c.l
 	s := l.s
 	x := &exchange{l: l, c: c, token: p.token, kind: k}
@@ -87,7 +89,9 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, 
 		upstream.ReleaseJob(job)
 		s.stats.Errors.Add(1)
 		c.complete(p, appendErrorResponse(p.out[:0], 503, p.keepAlive, x.label()))
+		return nil
 	}
+	return x
 }
 
 // clientIP is the peer address for X-Forwarded-For.
@@ -136,6 +140,9 @@ func (x *exchange) Run(context.Context) error {
 	}
 	for _, k := range x.invalidate {
 		l.store.Delete(k)
+	}
+	if x.kind == kindFill {
+		l.releaseWaiters(x.key, x.rec)
 	}
 	c := x.c
 	if c.released {

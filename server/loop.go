@@ -23,6 +23,7 @@ type loop struct {
 	syncStore bool
 	req       httpparse.Request // scratch for re-parsing a copied request
 	conns     map[*conn]struct{}
+	fills     map[string][]waiter // cache fills in flight on this loop, by key (coalesce.go)
 
 	hdr  []byte      // response head being built for a hit
 	iov  [2][]byte   // Writev vector: head, body
@@ -37,6 +38,7 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 		el:    el,
 		idx:   idx,
 		conns: make(map[*conn]struct{}),
+		fills: make(map[string][]waiter),
 		hdr:   make([]byte, 0, 4096),
 		keyb:  make([]byte, 0, 512),
 	}
