@@ -1,0 +1,92 @@
+package cachepolicy
+
+// NotModified decides a conditional GET or HEAD against a stored response
+// (RFC 9110 §13.2.2): true means answer 304. The arguments are the request's
+// If-None-Match and If-Modified-Since values and the stored ETag and
+// Last-Modified values, each empty when absent.
+//
+//   - If-None-Match, when present, alone decides (If-Modified-Since is then
+//     ignored): "*" matches any stored response (one exists), otherwise true
+//     when a listed entity-tag equals the stored ETag under weak comparison
+//     (the W/ prefix is ignored, the quoted parts compared byte for byte).
+//     A malformed ETag or list matches nothing; the full response is always
+//     a correct answer.
+//   - Otherwise If-Modified-Since: true when Last-Modified is present, both
+//     dates parse (ParseHTTPDate) and Last-Modified ≤ If-Modified-Since.
+//
+// The caller checks the method (GET or HEAD only). Any goroutine; no
+// allocation.
+func NotModified(ifNoneMatch, ifModifiedSince, etag, lastModified []byte) bool {
+	if inm := trimOWS(ifNoneMatch); len(inm) > 0 {
+		if len(inm) == 1 && inm[0] == '*' {
+			return true
+		}
+		want, ok := opaqueTag(trimOWS(etag))
+		return ok && etagListHas(inm, want)
+	}
+	ims, ok := ParseHTTPDate(trimOWS(ifModifiedSince))
+	if !ok {
+		return false
+	}
+	lm, ok := ParseHTTPDate(trimOWS(lastModified))
+	return ok && !lm.After(ims)
+}
+
+// opaqueTag validates entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE and returns
+// the quoted part.
+func opaqueTag(b []byte) ([]byte, bool) {
+	if len(b) >= 2 && b[0] == 'W' && b[1] == '/' {
+		b = b[2:]
+	}
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil, false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if !etagc(c) {
+			return nil, false
+		}
+	}
+	return b, true
+}
+
+// etagc = %x21 / %x23-7E / obs-text.
+func etagc(c byte) bool { return c == 0x21 || c >= 0x23 && c != 0x7f }
+
+// etagListHas reports whether the If-None-Match list (1#entity-tag; empty
+// elements allowed) holds an entity-tag whose opaque part equals want. The
+// scan stops, unmatched, at the first malformed element.
+func etagListHas(list, want []byte) bool {
+	i := 0
+	for {
+		for i < len(list) && (isOWS(list[i]) || list[i] == ',') {
+			i++
+		}
+		if i == len(list) {
+			return false
+		}
+		if list[i] == 'W' && i+1 < len(list) && list[i+1] == '/' {
+			i += 2
+		}
+		if i == len(list) || list[i] != '"' {
+			return false
+		}
+		j := i + 1
+		for j < len(list) && list[j] != '"' {
+			if !etagc(list[j]) {
+				return false
+			}
+			j++
+		}
+		if j == len(list) {
+			return false
+		}
+		if string(list[i:j+1]) == string(want) {
+			return true
+		}
+		for i = j + 1; i < len(list) && isOWS(list[i]); i++ {
+		}
+		if i < len(list) && list[i] != ',' {
+			return false
+		}
+	}
+}

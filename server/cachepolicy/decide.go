@@ -1,0 +1,215 @@
+package cachepolicy
+
+import "time"
+
+// Reasons a response is not stored (Decision.Reason). They are short static
+// phrases, fit for a log field or an X-Cache detail.
+const (
+	ReasonStatus        = "status"          // status never stored (1xx, 206, 304, 5xx, outside 100..599), or not 200 and without explicit freshness
+	ReasonTooManyFields = "too-many-fields" // more than MaxRepeatedFields lines of Cache-Control, CDN-Cache-Control or Vary
+	ReasonSetCookie     = "set-cookie"      // Set-Cookie (or Set-Cookie2): the page carries per-user state
+	ReasonMalformed     = "cache-control"   // a Cache-Control element we can't read
+	ReasonNoStore       = "no-store"        // no-store in the governing directives
+	ReasonPrivate       = "private"         // private, also private="field"
+	ReasonNoCache       = "no-cache"        // no-cache, also no-cache="field"
+	ReasonAuthorization = "authorization"   // request had Authorization and the response lacks public, must-revalidate and s-maxage
+	ReasonVary          = "vary"            // Vary: * or naming anything but Accept-Encoding
+	ReasonNoFreshness   = "no-freshness"    // strict mode (DefaultTTL 0), no explicit freshness, no usable Last-Modified
+	ReasonStale         = "stale"           // freshness remaining at receipt under one second, or invalid freshness information
+)
+
+// Decision is the outcome of Rules.Decide. When Store is false only Reason
+// is set.
+type Decision struct {
+	Store  bool
+	Reason string // why not stored (one of the Reason constants); "" when stored
+	// TTL is the freshness remaining at receipt, whole seconds: the lifetime
+	// minus Age, capped by Rules.MaxTTL. At least one second when Store.
+	TTL time.Duration
+	// Age is the response's age at receipt: the Age field's value, whole
+	// seconds, 0 when absent or invalid. This simplifies RFC 9111 §4.2.3's
+	// corrected_initial_age by leaving out apparent_age (now − Date) and
+	// the request's round trip: a reverse proxy sits next to its origin, and
+	// an origin clock that runs behind would otherwise age every page.
+	Age time.Duration
+	// FromDefault: the lifetime is Rules.DefaultTTL. Hits then add
+	// Cache-Control: max-age=<remaining> and Expires.
+	FromDefault bool
+	// Heuristic: the lifetime is 10% of Date − Last-Modified.
+	Heuristic bool
+	// VaryAcceptEncoding: the response had Vary: Accept-Encoding, the only
+	// Vary that is stored (the page store handles the encodings itself).
+	VaryAcceptEncoding bool
+}
+
+// Decide applies the storage policy (see the package documentation) to r as
+// received at now. rl and r are only read: any goroutine, concurrently with
+// other Decide calls, but not with Observe or Reset on the same r. No
+// allocation.
+func (rl *Rules) Decide(r *Response, now time.Time) Decision {
+	if !storableStatus(r.status) {
+		return refuse(ReasonStatus)
+	}
+	if r.overflow {
+		return refuse(ReasonTooManyFields)
+	}
+	if r.setCookie {
+		return refuse(ReasonSetCookie)
+	}
+	dir, reason := r.governingDirectives()
+	if reason != "" {
+		return refuse(reason)
+	}
+	if r.authorized && !dir.public && !dir.mustRevalidate && dir.sMaxAge.state == deltaAbsent {
+		return refuse(ReasonAuthorization)
+	}
+	varyAE, ok := varyAllowed(r.vary.lines())
+	if !ok {
+		return refuse(ReasonVary)
+	}
+
+	d := Decision{Age: parseAge(r.age), VaryAcceptEncoding: varyAE}
+	life, reason := rl.lifetime(r, &dir, now, &d)
+	if reason != "" {
+		return refuse(reason)
+	}
+	if life < time.Second {
+		return refuse(ReasonStale) // also keeps the subtraction below from wrapping
+	}
+	ttl := min(life, maxDelta*time.Second) - d.Age
+	if rl.MaxTTL > 0 && ttl > rl.MaxTTL {
+		ttl = rl.MaxTTL
+	}
+	// Stores keep whole seconds; a fraction would round to "expired".
+	ttl = ttl.Truncate(time.Second)
+	if ttl < time.Second {
+		return refuse(ReasonStale)
+	}
+	d.Store, d.TTL = true, ttl
+	return d
+}
+
+func refuse(reason string) Decision { return Decision{Reason: reason} }
+
+// storableStatus: final statuses but 206 (a part is not the page), 304 (no
+// body) and 5xx (an outage must not outlive itself).
+func storableStatus(status int) bool {
+	return status >= 200 && status <= 499 && status != 206 && status != 304
+}
+
+// governingDirectives picks the directives this cache obeys. A
+// CDN-Cache-Control that parses with at least one directive replaces
+// Cache-Control entirely (RFC 9213 §2.1). One that doesn't parse is ignored as
+// RFC 9213 asks, except that no-store, private or no-cache readable in it
+// still refuse storage: the origin plainly meant them for us.
+func (r *Response) governingDirectives() (directives, string) {
+	if r.cdn.n > 0 {
+		cdn, ok := parseCDNCacheControl(r.cdn.lines())
+		if ok && cdn.count > 0 {
+			return cdn, restrictive(&cdn)
+		}
+		if !ok {
+			loose := parseCacheControl(r.cdn.lines())
+			if reason := restrictive(&loose); reason != "" {
+				return directives{}, reason
+			}
+		}
+	}
+	cc := parseCacheControl(r.cc.lines())
+	if cc.malformed {
+		return cc, ReasonMalformed
+	}
+	return cc, restrictive(&cc)
+}
+
+func restrictive(d *directives) string {
+	switch {
+	case d.noStore:
+		return ReasonNoStore
+	case d.private:
+		return ReasonPrivate
+	case d.noCache:
+		return ReasonNoCache
+	}
+	return ""
+}
+
+// varyAllowed reports whether every Vary member is Accept-Encoding (any case;
+// lists and repeated lines), and whether there was one.
+func varyAllowed(lines [][]byte) (acceptEncoding, ok bool) {
+	for _, line := range lines {
+		for rest := line; len(rest) > 0; {
+			var item []byte
+			item, rest, _ = cutList(rest, ',')
+			item = trimOWS(item)
+			switch {
+			case len(item) == 0:
+			case equalFold(item, "accept-encoding"):
+				acceptEncoding = true
+			default:
+				return false, false
+			}
+		}
+	}
+	return acceptEncoding, true
+}
+
+// parseAge reads the Age field: the first member of a list is used and an
+// invalid value ignored (RFC 9111 §5.1); clamped like any delta-seconds.
+func parseAge(v []byte) time.Duration {
+	item, _, _ := cutList(v, ',')
+	item = trimOWS(item)
+	if len(item) > 0 && item[0] == '"' {
+		return 0 // quoting is for directives, not for Age
+	}
+	secs, ok := parseDeltaSeconds(item, true)
+	if !ok {
+		return 0
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// lifetime finds the freshness lifetime (RFC 9111 §4.2.1): s-maxage, then
+// max-age, then Expires − Date; without any of those, only a 200 gets
+// DefaultTTL or, in strict mode, the Last-Modified heuristic.
+func (rl *Rules) lifetime(r *Response, dir *directives, now time.Time, d *Decision) (time.Duration, string) {
+	switch {
+	case dir.sMaxAge.state == deltaValid:
+		return time.Duration(dir.sMaxAge.secs) * time.Second, ""
+	case dir.sMaxAge.state == deltaInvalid:
+		return 0, ReasonStale
+	case dir.maxAge.state == deltaValid:
+		return time.Duration(dir.maxAge.secs) * time.Second, ""
+	case dir.maxAge.state == deltaInvalid:
+		return 0, ReasonStale
+	case r.nExpires > 1:
+		return 0, ReasonStale // RFC 9111 §4.2.1: may be considered stale
+	case r.nExpires == 1:
+		exp, ok := ParseHTTPDate(r.expires)
+		if !ok {
+			return 0, ReasonStale // "0", "-1" and other invalid dates mean "already expired" (§5.3)
+		}
+		return exp.Sub(r.dateOr(now)), ""
+	}
+	if r.status != 200 {
+		return 0, ReasonStatus
+	}
+	if rl.DefaultTTL > 0 {
+		d.FromDefault = true
+		return rl.DefaultTTL, ""
+	}
+	lm, ok := ParseHTTPDate(r.lastMod)
+	if !ok {
+		return 0, ReasonNoFreshness
+	}
+	d.Heuristic = true
+	return r.dateOr(now).Sub(lm) / 10, ""
+}
+
+// dateOr is the response's Date, or now when it has none that parses.
+func (r *Response) dateOr(now time.Time) time.Time {
+	if t, ok := ParseHTTPDate(r.date); ok {
+		return t
+	}
+	return now
+}
