@@ -306,8 +306,10 @@ func parseRequestLine(line []byte, req *Request) error {
 			return ErrRequestLine
 		}
 		req.Host = auth[:end]
+		// "http://h" has path "/"; "http://h?q" keeps "?q" so the query
+		// still tells pages apart (it cannot be prefixed with "/" in place).
 		req.Path = auth[end:]
-		if len(req.Path) == 0 || req.Path[0] != '/' {
+		if len(req.Path) == 0 {
 			req.Path = slash
 		}
 	case string(req.Method) == "CONNECT":

@@ -25,6 +25,7 @@ var validCases = []struct {
 	{"query", "GET /p?q=1&r=%20 HTTP/1.1\r\nHost: a.test:8080\r\nX-A:  v  \r\n\r\n", "GET", "/p?q=1&r=%20", "/p?q=1&r=%20", "a.test:8080", 1, -1, false, true, 2},
 	{"absolute", "GET http://b.test:81/x?y HTTP/1.1\r\nHost: ignored\r\n\r\n", "GET", "http://b.test:81/x?y", "/x?y", "b.test:81", 1, -1, false, true, 1},
 	{"absolute-empty-path", "GET http://b.test HTTP/1.1\r\nHost: b.test\r\n\r\n", "GET", "http://b.test", "/", "b.test", 1, -1, false, true, 1},
+	{"absolute-query-only", "GET http://b.test?x=1 HTTP/1.1\r\nHost: b.test\r\n\r\n", "GET", "http://b.test?x=1", "?x=1", "b.test", 1, -1, false, true, 1},
 	{"http10", "GET /old HTTP/1.0\r\n\r\n", "GET", "/old", "/old", "", 0, -1, false, false, 0},
 	{"http10-keepalive", "GET /old HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", "GET", "/old", "/old", "", 0, -1, false, true, 1},
 	{"close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", "GET", "/", "/", "a", 1, -1, false, false, 2},
