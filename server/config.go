@@ -58,6 +58,19 @@ type Config struct {
 	// Limits bounds request heads and bodies (-max-header-bytes, -max-body-bytes).
 	Limits httpparse.Limits
 
+	// MaxOutbound bounds one connection's response bytes handed to gnet but
+	// not yet taken by the socket. Past it the connection stops producing
+	// responses and reading requests until half of it has drained; a client
+	// that reads nothing for ReadTimeout is closed. Large stored bodies are
+	// sent in slices from the record, never copied whole. 0 → 1 MiB.
+	MaxOutbound int
+
+	// MaxInbound bounds the request bytes buffered for a connection whose
+	// parsing has stopped (MaxPipeline reached, or output blocked); past it the
+	// connection is closed. 0 → 256 KiB, and at least twice
+	// Limits.MaxHeaderBytes.
+	MaxInbound int
+
 	// MaxPipeline bounds the requests one connection may have outstanding; past it
 	// the server stops reading that connection until responses drain. 0 → 64.
 	MaxPipeline int
@@ -82,6 +95,15 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.ReadTimeout == 0 {
 		d.ReadTimeout = 30 * time.Second
+	}
+	if d.MaxOutbound <= 0 {
+		d.MaxOutbound = 1 << 20
+	}
+	if d.MaxInbound <= 0 {
+		d.MaxInbound = 256 << 10
+	}
+	if hb := d.Limits.MaxHeaderBytes; d.MaxInbound < 2*hb {
+		d.MaxInbound = 2 * hb
 	}
 	if d.MaxPipeline == 0 {
 		d.MaxPipeline = 64

@@ -23,10 +23,30 @@ type conn struct {
 	l  *loop
 	gc gnet.Conn
 
-	released bool  // gnet closed the connection; late results are dropped
-	closing  bool  // read no more requests; close once the queue has drained
-	stalled  bool  // stopped reading because MaxPipeline responses are outstanding
-	since    int64 // unix nanos the connection became idle (no outstanding response)
+	released bool // gnet closed the connection; late results are dropped
+	closing  bool // read no more requests; close once the queue has drained
+	// stalled: parsing stopped with input left in the buffer, because
+	// MaxPipeline responses are outstanding or the output is blocked; flush
+	// wakes the connection when neither holds any more.
+	stalled bool
+	// since is when the connection last became idle (no outstanding
+	// response), unix nanos. The next request head must be complete within
+	// ReadTimeout of it: bytes arriving slowly do not move it.
+	since int64
+
+	// Output bound (output.go): outBlocked while unsent output is above
+	// Config.MaxOutbound; outMark is the least OutboundBuffered seen since it
+	// blocked, outSince when that last fell (the send deadline's start).
+	outBlocked bool
+	outMark    int
+	outSince   int64
+
+	// bodySince is when the body being read last made progress (at least
+	// bodyStep bytes since bodyMark, or its start): a body read that stalls
+	// for ReadTimeout closes the connection.
+	bodySince int64
+	bodyMark  int64
+	bodyRead  int64
 
 	req      httpparse.Request
 	inBody   bool   // head parsed, body still arriving
@@ -51,7 +71,11 @@ type conn struct {
 type pending struct {
 	token     uint64
 	ready     bool
-	out       []byte // complete response bytes, once ready
+	out       []byte // response bytes owned by the slot, once ready
+	// body, when set, follows out on the wire: an immutable stored body
+	// (embedded records, decoded copies) that is borrowed, never copied.
+	body      []byte
+	sent      int // bytes of out+body already handed to gnet
 	keepAlive bool
 
 	// What rendering a stored page for this request needs, copied out of the
@@ -90,6 +114,7 @@ func (c *conn) push() *pending {
 	p.token = c.nextToken
 	p.ready = false
 	p.out = p.out[:0]
+	p.body, p.sent = nil, 0
 	p.isHead, p.gzipOK = false, false
 	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
 	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
@@ -115,6 +140,10 @@ func (c *conn) popFront() {
 	copy(c.q, c.q[1:])
 	c.q[len(c.q)-1] = nil
 	c.q = c.q[:len(c.q)-1]
+	p.body = nil
+	if len(c.q) == 0 {
+		c.since = c.l.now.UnixNano()
+	}
 	if cap(p.out) > 64<<10 {
 		p.out = nil
 	}
@@ -149,19 +178,40 @@ func (c *conn) close() {
 // writable in order.
 func (c *conn) complete(p *pending, out []byte) {
 	p.out = out
+	p.body = nil
 	p.ready = true
 	c.flush()
 }
 
-// flush writes every ready response at the head of the queue, in order.
+// completeBorrowed makes slot p ready with head (which must be p.out's own
+// storage or a slice p may keep) followed by body. body is kept as a view
+// when the loop's store hands out immutable records (the embedded store, and
+// the loop's decoded copies, which are never modified either); otherwise it
+// is copied, since a network store's reply buffer is reused.
+func (c *conn) completeBorrowed(p *pending, head, body []byte) {
+	if c.l.syncStore {
+		p.out, p.body = head, body
+	} else {
+		p.out, p.body = append(head, body...), nil
+	}
+	p.ready = true
+	c.flush()
+}
+
+// flush hands gnet every ready response at the head of the queue, in order,
+// while the connection's unsent output stays within Config.MaxOutbound
+// (output.go); past it the connection blocks until its output drains.
 func (c *conn) flush() {
-	if c.released {
+	if c.released || c.outBlocked {
 		return
 	}
 	for len(c.q) > 0 && c.q[0].ready {
 		p := c.q[0]
-		if len(p.out) > 0 {
-			_, _ = c.gc.Write(p.out)
+		if !c.writeSome(p) {
+			if !c.released {
+				c.block()
+			}
+			return
 		}
 		keep := p.keepAlive
 		c.popFront()
@@ -172,11 +222,8 @@ func (c *conn) flush() {
 			break
 		}
 	}
-	if len(c.q) == 0 {
-		c.since = c.l.now.UnixNano()
-		if c.closing && c.gc.OutboundBuffered() == 0 {
-			c.close()
-		}
+	if len(c.q) == 0 && c.closing && c.gc.OutboundBuffered() == 0 {
+		c.close()
 	}
 	if c.stalled && len(c.q) < c.l.s.cfg.MaxPipeline/2+1 && !c.closing {
 		c.stalled = false
@@ -199,7 +246,7 @@ func (c *conn) onTraffic() gnet.Action {
 	lim := &c.l.s.cfg.Limits
 	off := 0
 	for off < len(buf) && !c.closing {
-		if len(c.q) >= c.l.s.cfg.MaxPipeline {
+		if len(c.q) >= c.l.s.cfg.MaxPipeline || c.outBlocked {
 			c.stalled = true
 			break
 		}
@@ -227,6 +274,10 @@ func (c *conn) onTraffic() gnet.Action {
 		}
 		head := buf[off : off+n]
 		off += n
+		if c.req.HasBody() && c.req.IsGetOrHead() {
+			c.reject(errBodyWithGet)
+			break
+		}
 		if !c.req.HasBody() {
 			c.dispatch(&c.req, head, nil)
 			continue
@@ -260,12 +311,23 @@ func (c *conn) onTraffic() gnet.Action {
 		_, _ = c.gc.Discard(off) // gnet's Discard(0) would drop everything
 	}
 	c.flush()
+	if c.stalled && !c.released && c.gc.InboundBuffered() > c.l.s.cfg.MaxInbound {
+		// gnet keeps reading a connection whose parser has stopped; past the
+		// bound the peer is sending far ahead of what it reads: close.
+		c.l.s.stats.Errors.Add(1)
+		return gnet.Close
+	}
 	return gnet.None
 }
+
+// bodyStep is the progress (bytes of request body) that renews a body read's
+// stall deadline.
+const bodyStep = 1024
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 func (c *conn) startBody() {
+	c.bodySince, c.bodyMark, c.bodyRead = c.l.now.UnixNano(), 0, 0
 	c.body = c.bodyBuf[:0]
 	if c.req.Chunked {
 		c.chunk.Reset(&c.l.s.cfg.Limits)
@@ -278,7 +340,14 @@ func (c *conn) startBody() {
 // readBody consumes body bytes from src. A Content-Length body that is wholly
 // in src is returned as a view (no copy); otherwise bytes are appended to
 // c.body. It reports how much of src it consumed and whether the body is done.
-func (c *conn) readBody(src []byte) (int, bool, error) {
+func (c *conn) readBody(src []byte) (n int, done bool, err error) {
+	defer func() {
+		// A read that brings less than bodyStep new bytes does not renew the
+		// stall deadline: a body dripped a byte at a time still times out.
+		if c.bodyRead += int64(n); c.bodyRead-c.bodyMark >= bodyStep {
+			c.bodyMark, c.bodySince = c.bodyRead, c.l.now.UnixNano()
+		}
+	}()
 	if c.need < 0 {
 		out, n, done, err := c.chunk.Decode(c.body, src)
 		c.body, c.bodyBuf = out, out
@@ -290,7 +359,7 @@ func (c *conn) readBody(src []byte) (int, bool, error) {
 		c.need = 0
 		return n, true, nil
 	}
-	n := len(src)
+	n = len(src)
 	if int64(n) > c.need {
 		n = int(c.need)
 	}

@@ -33,10 +33,13 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 
 	switch cachepolicy.MethodClass(req.Method) {
 	case cachepolicy.ClassCacheable:
-		if req.HasBody() {
-			c.forward(p, req, body, kindPass, nil)
-		} else if len(req.Authorization) > 0 || c.cookieBypass(req) {
+		// GET and HEAD never reach here with a body (onTraffic refuses them).
+		// Any Authorization field line, even an empty one after a real one,
+		// makes the request private (RFC 9111 §3.5).
+		if req.Authorization != nil || c.cookieBypass(req) {
 			c.forward(p, req, body, kindBypass, nil)
+		} else if forcesPass(req) {
+			c.forward(p, req, body, kindPass, nil)
 		} else {
 			c.lookup(p, req, raw)
 		}
@@ -49,6 +52,23 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 		c.bodyBuf = nil // don't pin a large upload's buffer on an idle connection
 	}
 }
+
+// forcesPass reports whether a field of req changes what the origin renders
+// in a way the cache key cannot see (cachepolicy.ForcesPass).
+func forcesPass(req *httpparse.Request) bool {
+	for i := range req.Headers {
+		if cachepolicy.ForcesPass(req.Headers[i].Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// errBodyWithGet answers a GET or HEAD that carries a body. An origin that
+// ignores such a body would read it as the next request on a reused upstream
+// connection (request smuggling), and its answer to that could be stored
+// under a victim's key; RFC 9110 §9.3.1 gives the body no meaning.
+var errBodyWithGet = &httpparse.Error{Status: 400, Reason: "body not allowed with GET or HEAD"}
 
 // cookieBypasses reports whether any Cookie field names a bypass cookie.
 func (c *conn) cookieBypass(req *httpparse.Request) bool {
@@ -156,21 +176,11 @@ func (c *conn) serveHit(p *pending, r *pagerecord.Record) {
 		c.complete(p, appendErrorResponse(p.out[:0], 502, p.keepAlive, "HIT"))
 		return
 	}
-	head, send := appendRecordHead(l.hdr[:0], r, &f, body, enc, labelHit, l.now)
-	l.hdr = head[:0]
+	head, send := appendRecordHead(p.out[:0], r, &f, body, enc, labelHit, l.now)
 	if !send {
 		body = nil
 	}
-	if len(c.q) > 0 && c.q[0] == p && !c.released {
-		l.iov[0], l.iov[1] = head, body
-		_, _ = c.gc.Writev(l.iov[:])
-		l.iov[0], l.iov[1] = nil, nil
-		p.ready = true
-		c.flush()
-		return
-	}
-	out := append(p.out[:0], head...)
-	c.complete(p, append(out, body...))
+	c.completeBorrowed(p, head, body)
 }
 
 // asciiEqualFold compares b with the lower-case ASCII string s, ignoring case.

@@ -30,6 +30,12 @@ type loop struct {
 	keyb []byte      // cache key being built
 	now  time.Time   // clock read once per event
 	dec  *decodedLRU // identity bodies of compressed records, for clients that can't take gzip
+
+	// blocked lists connections whose output is above Config.MaxOutbound,
+	// for the drain pass (output.go); blockedSpare is its recycled twin.
+	blocked, blockedSpare []*conn
+	drainTimer            *time.Timer // runs the drain pass (created on first use)
+	drainScheduled        bool
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
@@ -53,10 +59,18 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 }
 
 // Run is the timeout sweep, executed on the loop (OnTick hands it over with
-// EventLoop.Execute). A connection times out when it has been idle, or has sent
-// only part of a request, for ReadTimeout; one whose responses are still being
-// fetched is left to the upstream timeout. Connections told to close after
-// their last response are closed once gnet's outbound buffer has drained.
+// EventLoop.Execute). ReadTimeout is a deadline, not an idle timer:
+//   - a request head must be complete within ReadTimeout of the moment the
+//     connection went idle (its last response written, or it opened); bytes
+//     trickling in do not extend it (nginx's client_header_timeout);
+//   - a request body must not stall for ReadTimeout, where only bodyStep
+//     bytes or more count as progress (client_body_timeout);
+//   - a response the client does not read must make progress within
+//     ReadTimeout (send_timeout).
+//
+// A connection whose responses are still being fetched is left to the
+// upstream timeout. Connections told to close after their last response are
+// closed once gnet's outbound buffer has drained.
 func (l *loop) Run(context.Context) error {
 	now := time.Now()
 	l.now = now
@@ -64,6 +78,14 @@ func (l *loop) Run(context.Context) error {
 	draining := l.s.draining.Load()
 	for c := range l.conns {
 		switch {
+		case c.outBlocked:
+			if c.outSince < deadline {
+				c.close()
+			}
+		case c.inBody:
+			if c.bodySince < deadline {
+				c.close()
+			}
 		case c.waiting() > 0:
 			// A response is still being produced; the upstream timeout bounds it.
 		case c.closing:
