@@ -69,9 +69,9 @@ type conn struct {
 
 // pending is one request's slot in the response queue.
 type pending struct {
-	token     uint64
-	ready     bool
-	out       []byte // response bytes owned by the slot, once ready
+	token uint64
+	ready bool
+	out   []byte // response bytes owned by the slot, once ready
 	// body, when set, follows out on the wire: an immutable stored body
 	// (embedded records, decoded copies) that is borrowed, never copied.
 	body      []byte
