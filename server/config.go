@@ -50,6 +50,24 @@ type Config struct {
 	// pages are served but not stored. 0 → 8 MiB.
 	MaxItem int
 
+	// MaxDecoded is the largest body, in bytes, mcpage ever produces by
+	// inflating a compressed one (for a client that cannot take the stored or
+	// the origin's encoding). A page that decodes to more is not stored
+	// (X-Cache-Detail: not stored: decoded too large); a stored record that
+	// decodes to more (written by someone else) is answered 502 and deleted;
+	// an origin body that inflates past it for a client that cannot take
+	// gzip is answered 502. 0 (or negative) → 8 MiB.
+	MaxDecoded int
+
+	// MaxDecodeMemory bounds, for the whole server, the bytes held by
+	// decoded bodies other than the small ones (up to 256 KiB) an event loop
+	// inflates itself and keeps in its memo: inflating one reserves its
+	// exact size before the buffer is allocated and keeps it until the
+	// response has been handed to the client's socket. A decode that cannot
+	// get its reservation within 5 s is answered 503. 0 (or negative) →
+	// 64 MiB; raised to 2 × MaxDecoded when below.
+	MaxDecodeMemory int64
+
 	// ReadTimeout closes a connection that is idle, or has sent part of a request,
 	// for this long. Connections waiting on the upstream are governed by
 	// Upstream.Timeout instead. 0 → 30s.
@@ -78,8 +96,17 @@ type Config struct {
 	// ShutdownTimeout bounds how long Shutdown waits for responses in flight. 0 → 10s.
 	ShutdownTimeout time.Duration
 
+	// AcceptPause is how long the server stops accepting new connections after
+	// accept fails for lack of resources (file descriptors, kernel memory);
+	// connections already open keep being served meanwhile. 0 → 500ms.
+	AcceptPause time.Duration
+
 	// Logger receives operational messages. nil → slog.Default().
 	Logger *slog.Logger
+
+	// decodeMem is the server's decode budget (MaxDecodeMemory), created by
+	// withDefaults so that every Server built from a Config has its own.
+	decodeMem *decodeBudget
 }
 
 func (c *Config) withDefaults() Config {
@@ -93,6 +120,16 @@ func (c *Config) withDefaults() Config {
 	if d.MaxItem == 0 {
 		d.MaxItem = 8 << 20
 	}
+	if d.MaxDecoded <= 0 {
+		d.MaxDecoded = 8 << 20
+	}
+	if d.MaxDecodeMemory <= 0 {
+		d.MaxDecodeMemory = 64 << 20
+	}
+	if d.MaxDecodeMemory < 2*int64(d.MaxDecoded) {
+		d.MaxDecodeMemory = 2 * int64(d.MaxDecoded)
+	}
+	d.decodeMem = newDecodeBudget(d.MaxDecodeMemory)
 	if d.ReadTimeout == 0 {
 		d.ReadTimeout = 30 * time.Second
 	}
@@ -110,6 +147,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.ShutdownTimeout == 0 {
 		d.ShutdownTimeout = 10 * time.Second
+	}
+	if d.AcceptPause <= 0 {
+		d.AcceptPause = 500 * time.Millisecond
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()

@@ -74,8 +74,11 @@ type pending struct {
 	out   []byte // response bytes owned by the slot, once ready
 	// body, when set, follows out on the wire: an immutable stored body
 	// (embedded records, decoded copies) that is borrowed, never copied.
-	body      []byte
-	sent      int // bytes of out+body already handed to gnet
+	body []byte
+	sent int // bytes of out+body already handed to gnet
+	// relay, while a streamed response's slice is in body (stream.go): the
+	// slot stays at the head of the queue until the last slice is written.
+	relay     *relay
 	keepAlive bool
 
 	// What rendering a stored page for this request needs, copied out of the
@@ -114,7 +117,7 @@ func (c *conn) push() *pending {
 	p.token = c.nextToken
 	p.ready = false
 	p.out = p.out[:0]
-	p.body, p.sent = nil, 0
+	p.body, p.sent, p.relay = nil, 0, nil
 	p.isHead, p.gzipOK = false, false
 	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
 	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
@@ -161,6 +164,12 @@ func (c *conn) release() {
 		return
 	}
 	c.released = true
+	for _, p := range c.q {
+		if p.relay != nil {
+			p.relay.done(false) // the worker streaming into it gives up
+			p.relay = nil
+		}
+	}
 	c.l.s.inflight.Add(-int64(len(c.q)))
 	c.q = nil
 	c.free = nil
@@ -212,6 +221,15 @@ func (c *conn) flush() {
 				c.block()
 			}
 			return
+		}
+		if r := p.relay; r != nil {
+			p.relay, p.body = nil, nil
+			last := r.last // read before the ack: the worker then reuses r
+			r.done(true)
+			if !last {
+				p.ready = false // the next slice is on its way
+				return
+			}
 		}
 		keep := p.keepAlive
 		c.popFront()

@@ -165,14 +165,21 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 // serveHit answers slot p from a fresh stored page. When p is at the head of
 // the queue the response is written straight from the scratch head and the
 // stored body (no copy, no allocation); otherwise it waits in p's buffer.
+// A page that must be inflated for this client and is too large to inflate
+// on the loop is decoded off it (decodeHitAsync); p stays queued meanwhile.
 func (c *conn) serveHit(p *pending, r *pagerecord.Record) {
 	l := c.l
 	l.s.stats.Hits.Add(1)
 	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive}
 	body, enc, err := l.hitBody(p.key, r, &f)
+	if err == errDecodeOffLoop {
+		c.decodeHitAsync(p, r) // p stays queued until the decoded body is back
+		return
+	}
 	if err != nil {
 		l.s.cfg.Logger.Warn("dropping stored page that does not decode", "key", string(p.key), "err", err)
 		l.store.Delete(p.key)
+		l.dec.forget(p.key)
 		c.complete(p, appendErrorResponse(p.out[:0], 502, p.keepAlive, "HIT"))
 		return
 	}

@@ -28,6 +28,9 @@ type exchange struct {
 	host  []byte // unsafe requests: for invalidation
 	path  []byte
 	stale []byte // revalidate: the stale record
+	// http11: the client speaks HTTP/1.1, so a streamed body of unknown
+	// length can be sent chunked.
+	http11 bool
 
 	// results, written by the worker
 	out        []byte        // complete response for the client
@@ -35,6 +38,7 @@ type exchange struct {
 	ttl        time.Duration // its time to live in the store
 	drop       bool          // delete key (a revalidated page that may no longer be stored)
 	invalidate [][]byte      // keys an unsafe request's success invalidates
+	relay      *relay        // streamed response: x.out is its head (stream.go)
 }
 
 var gzipOnly = []byte("gzip")
@@ -46,12 +50,12 @@ var gzipOnly = []byte("gzip")
 func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte) *exchange {
 	l := c.l
 	s := l.s
-	x := &exchange{l: l, c: c, token: p.token, kind: k}
+	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1}
 	x.f = facts{
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive,
 		ae: append([]byte(nil), req.AcceptEncoding...),
 	}
-	fw := upstream.Forward{ClientIP: c.clientIP(), Proto: "http", Via: "1.1 mcpage"}
+	fw := upstream.Forward{ClientIP: c.clientIP(), Proto: "http", Via: "1.1 mcpage", ForwardedHost: true}
 	switch k {
 	case kindFill, kindRevalidate:
 		s.stats.Misses.Add(1)
@@ -69,7 +73,15 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, 
 		s.stats.Passes.Add(1)
 	}
 	job := upstream.AcquireJob()
-	upstream.BuildRequest(&job.Req, req.Method, req.Target, req.Host, req.Headers, body, &fw)
+	job.StreamAbove = passStreamAbove
+	if k == kindFill || k == kindRevalidate {
+		// Larger bodies are never stored (nor decoded whole): stream them.
+		job.StreamAbove = min(s.cfg.MaxItem, s.cfg.MaxDecoded)
+	}
+	// req.Path, not req.Target: an absolute-form target's authority is
+	// req.Host, which BuildRequest sends as the only Host (the one the cache
+	// key names).
+	upstream.BuildRequest(&job.Req, req.Method, req.Path, req.Host, req.Headers, body, &fw)
 	if k == kindRevalidate {
 		x.stale = append([]byte(nil), stale...)
 		var r pagerecord.Record
@@ -120,6 +132,11 @@ func (x *exchange) label() string {
 // job and hands the exchange back to its loop.
 func upstreamDone(job *upstream.Job) {
 	x := job.Ctx.(*exchange)
+	if streamed(job) {
+		x.stream(job)
+		upstream.ReleaseJob(job)
+		return
+	}
 	x.finish(job, time.Now())
 	upstream.ReleaseJob(job)
 	if err := x.l.el.Execute(context.Background(), x); err != nil {
@@ -146,9 +163,19 @@ func (x *exchange) Run(context.Context) error {
 	}
 	c := x.c
 	if c.released {
+		if x.relay != nil {
+			x.relay.done(false)
+		}
 		return nil
 	}
-	if p := c.find(x.token); p != nil {
+	p := c.find(x.token)
+	switch {
+	case x.relay != nil && p == nil:
+		x.relay.done(false)
+	case x.relay != nil:
+		x.relay.data = x.out
+		c.relayTo(p, x.relay)
+	case p != nil:
 		c.complete(p, x.out)
 	}
 	return nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,10 +30,6 @@ type facts struct {
 	ims       []byte // If-Modified-Since
 }
 
-// maxDecoded bounds a decompressed body, so a hostile stored page (a gzip
-// bomb written by someone else into memcached) cannot exhaust memory.
-const maxDecoded = 256 << 20
-
 // clientTakes reports whether the client accepts a body in encoding enc.
 func (f *facts) clientTakes(enc pagerecord.Encoding) bool {
 	switch enc {
@@ -45,17 +42,45 @@ func (f *facts) clientTakes(enc pagerecord.Encoding) bool {
 	}
 }
 
+// errDecodeOffLoop: hitBody will not inflate this page on the loop (it
+// decodes to more than decodeInlineMax); serveHit hands it to decodeHitAsync.
+var errDecodeOffLoop = errors.New("server: decode off the loop")
+
 // hitBody picks the representation of a stored page for this client: the
 // stored bytes when the client takes their encoding, otherwise the decoded
 // body, memoised per loop so a hot compressed page is not inflated per hit.
+// Only bodies that decode to at most decodeInlineMax are inflated here, on
+// the loop; for larger ones (known from the memo, the gzip trailer, or an
+// inline attempt that ran past the bound) it returns errDecodeOffLoop.
 func (l *loop) hitBody(key []byte, r *pagerecord.Record, f *facts) ([]byte, pagerecord.Encoding, error) {
 	if f.clientTakes(r.Encoding) {
 		return r.Body, r.Encoding, nil
 	}
-	if b, ok := l.dec.get(key, r.StoredAt, len(r.Body)); ok {
-		return b, pagerecord.Identity, nil
+	if n, ok := l.dec.size(key, r.StoredAt, len(r.Body)); ok {
+		if b, ok := l.dec.get(key, r.StoredAt, len(r.Body)); ok {
+			return b, pagerecord.Identity, nil
+		}
+		if n == sizeAbove || n > decodeInlineMax {
+			return nil, 0, errDecodeOffLoop
+		}
 	}
-	b, err := pagerecord.AppendDecoded(nil, r.Body, r.Encoding, maxDecoded)
+	if len(r.Body) > decodeInlineMax {
+		return nil, 0, errDecodeOffLoop
+	}
+	if r.Encoding == pagerecord.Gzip {
+		if isize, ok := pagerecord.GzipTrailerSize(r.Body); ok && isize > decodeInlineMax {
+			if isize > l.s.cfg.MaxDecoded {
+				// Too large or corrupt (see decodeHeld): refused unread.
+				return nil, 0, pagerecord.ErrTooLarge
+			}
+			return nil, 0, errDecodeOffLoop
+		}
+	}
+	b, err := pagerecord.AppendDecoded(nil, r.Body, r.Encoding, min(decodeInlineMax, l.s.cfg.MaxDecoded))
+	if errors.Is(err, pagerecord.ErrTooLarge) && l.s.cfg.MaxDecoded > decodeInlineMax {
+		l.dec.putSize(key, r.StoredAt, len(r.Body), sizeAbove)
+		return nil, 0, errDecodeOffLoop
+	}
 	if err != nil {
 		return nil, 0, err
 	}

@@ -10,19 +10,23 @@
 // touch connection state: they compute a complete response (and the record to
 // store) and hand it back to the connection's loop with EventLoop.Execute,
 // where it is queued in order. AsyncWrite is never used, because it can
-// overtake an earlier Execute under load.
+// overtake an earlier Execute under load. New connections are accepted by one
+// goroutine of the server's own, which hands each to a loop (accept.go) and
+// never touches it again.
 package server
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	gneterrors "github.com/panjf2000/gnet/v2/pkg/errors"
 
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagestore"
@@ -33,8 +37,12 @@ import (
 var (
 	// ErrNoListen is returned by New when Config.Listen is empty.
 	ErrNoListen = errors.New("server: no listen address")
-	// ErrStopped is returned by Serve when it is called after Shutdown.
+	// ErrStopped is returned by Serve when it is called after Shutdown, or a
+	// second time.
 	ErrStopped = errors.New("server: stopped")
+	// ErrEngineStopped is returned by Serve when the event loops stopped
+	// without Shutdown having asked them to.
+	ErrEngineStopped = errors.New("server: engine stopped unexpectedly")
 )
 
 // Server is one mcpage instance. Create it with New, run it with Serve, stop it
@@ -51,12 +59,27 @@ type Server struct {
 	mu     sync.Mutex
 	loops  map[gnet.EventLoop]*loop
 	engine gnet.Engine
-	booted chan struct{}
+	booted chan struct{} // closed by OnBoot, under mu
 
-	inflight atomic.Int64 // requests accepted and not yet answered
-	draining atomic.Bool
-	stopped  atomic.Bool
-	stats    Stats
+	// Accepting (accept.go). The server accepts on its own listener and hands
+	// each connection to the engine; gnet listens only on an unreachable
+	// placeholder socket (see placeholderListener).
+	ln          net.Listener                            // set by Serve under mu; nil before
+	lnClosed    atomic.Bool                             // set when the server itself closes ln
+	acceptStop  chan struct{}                           // closed with ln: ends the accept goroutine's pauses
+	loopsUp     chan struct{}                           // closed on the first tick: the engine takes Register calls
+	acceptDone  chan struct{}                           // closed when the accept goroutine returns
+	engineDone  chan struct{}                           // closed when the engine has stopped
+	acceptErr   error                                   // under mu: the permanent accept failure that stopped the engine
+	placeholder string                                  // directory holding the placeholder socket, removed in OnBoot
+	listenFn    func(addr string) (net.Listener, error) // nil → listen; tests wrap it
+
+	inflight   atomic.Int64 // requests accepted and not yet answered
+	draining   atomic.Bool
+	stopped    atomic.Bool // Shutdown was called
+	serving    atomic.Bool // Serve was called
+	stopCalled atomic.Bool // Shutdown stopped the engine (or refused to start it)
+	stats      Stats
 }
 
 // New validates cfg and builds a Server; it does not listen yet.
@@ -70,12 +93,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       c,
-		reqRules:  cachepolicy.RequestRules{BypassCookie: c.BypassCookie},
-		keyPrefix: []byte(c.KeyPrefix),
-		pool:      pool,
-		loops:     make(map[gnet.EventLoop]*loop),
-		booted:    make(chan struct{}),
+		cfg:        c,
+		reqRules:   cachepolicy.RequestRules{BypassCookie: c.BypassCookie},
+		keyPrefix:  []byte(c.KeyPrefix),
+		pool:       pool,
+		loops:      make(map[gnet.EventLoop]*loop),
+		booted:     make(chan struct{}),
+		acceptStop: make(chan struct{}),
+		loopsUp:    make(chan struct{}),
+		acceptDone: make(chan struct{}),
+		engineDone: make(chan struct{}),
 	}
 	if c.NewStore == nil {
 		e, err := pagestore.NewEmbedded(pagestore.EmbeddedConfig{MaxBytes: c.StoreSize})
@@ -91,49 +118,135 @@ func New(cfg Config) (*Server, error) {
 // Ready is closed once the server accepts connections.
 func (s *Server) Ready() <-chan struct{} { return s.booted }
 
+// Addr is the address the server listens on, with the port the system chose
+// when Config.Listen asked for port 0. It is set once Ready is closed; nil
+// before Serve has bound the listener.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
 // Serve listens and runs the event loops; it blocks until Shutdown stops them.
+// It returns nil only after Shutdown: a listen address it cannot bind, a
+// listener that fails for good, or event loops that stop by themselves all
+// make it return an error.
+//
+// The server accepts connections itself (accept.go) rather than letting gnet
+// do it: gnet's acceptor stops the whole engine on any accept error other than
+// EAGAIN, EINTR, ECONNRESET or ECONNABORTED, so running out of file
+// descriptors (EMFILE) would end the process. gnet listens only on a
+// placeholder socket nobody can reach, which it needs for Engine.Register and
+// Engine.Stop to work at all.
 func (s *Server) Serve() error {
-	if s.stopped.Load() {
+	if s.stopped.Load() || s.serving.Swap(true) {
 		return ErrStopped
 	}
+	defer s.closeResources()
+	listenFn := s.listenFn
+	if listenFn == nil {
+		listenFn = listen
+	}
+	ln, err := listenFn(s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	defer s.closeListener()
+
+	ph, dir, err := placeholderListener()
+	if err != nil {
+		return err
+	}
+	s.placeholder = dir
+	defer removePlaceholder(dir)
+
 	loops := s.cfg.Loops
 	if loops <= 0 {
 		loops = runtime.GOMAXPROCS(0)
 	}
-	err := gnet.Run(s, "tcp://"+s.cfg.Listen,
+	err = gnet.Rotate(engineHandler{s}, []string{ph},
 		gnet.WithNumEventLoop(loops),
 		gnet.WithReusePort(false),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		// Register is called from the accept goroutine: RoundRobin's
+		// counter is not safe for that, LeastConnections reads atomics.
+		gnet.WithLoadBalancing(gnet.LeastConnections),
 		gnet.WithTicker(true),
 		gnet.WithLogger(gnetLogger{s.cfg.Logger}),
 	)
+	close(s.engineDone)
+	s.closeListener()
+	if s.bootedNow() {
+		<-s.acceptDone
+	}
+
+	s.mu.Lock()
+	acceptErr := s.acceptErr
+	s.mu.Unlock()
+	switch {
+	case acceptErr != nil:
+		return acceptErr
+	case s.stopCalled.Load():
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrEngineStopped, err)
+	default:
+		return ErrEngineStopped
+	}
+}
+
+// closeResources releases what New created, once Serve is over.
+func (s *Server) closeResources() {
 	if s.pool != nil {
 		s.pool.Close()
 	}
 	if s.embedded != nil {
 		s.embedded.Close()
 	}
-	if err != nil && s.stopped.Load() {
-		return nil
-	}
-	return err
 }
 
-// Shutdown stops accepting new connections, lets responses in flight finish
-// (bounded by ctx and Config.ShutdownTimeout), then stops the loops. Serve
-// returns after that. Safe to call from any goroutine, more than once.
+// bootedNow reports whether OnBoot has let the engine start.
+func (s *Server) bootedNow() bool {
+	select {
+	case <-s.booted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Shutdown stops accepting new connections (the listener is closed, so new
+// clients are refused rather than accepted and dropped), lets responses in
+// flight finish (bounded by ctx and Config.ShutdownTimeout), then stops the
+// loops. Serve returns after that. Safe to call from any goroutine, more than
+// once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopped.Swap(true) {
 		return nil
 	}
 	s.draining.Store(true)
-	select {
-	case <-s.booted:
-	default:
-		return nil // never started
+	s.closeListener()
+	// OnBoot checks stopped under mu: either it has already let the engine
+	// start (booted is closed), or it will see stopped and refuse to.
+	s.mu.Lock()
+	booted := s.bootedNow()
+	s.mu.Unlock()
+	if !booted {
+		return nil // never started, or will not start
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	defer cancel()
+	// The accept goroutine ends at once now that the listener is closed; a
+	// connection it was handing over is registered (and closed by OnOpen).
+	select {
+	case <-s.acceptDone:
+	case <-ctx.Done():
+	}
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for s.inflight.Load() > 0 {
@@ -151,18 +264,30 @@ func (s *Server) stopEngine() error {
 	s.mu.Lock()
 	eng := s.engine
 	s.mu.Unlock()
-	if err := eng.Stop(context.Background()); err != nil {
+	s.stopCalled.Store(true)
+	err := eng.Stop(context.Background())
+	if err != nil && !errors.Is(err, gneterrors.ErrEngineInShutdown) {
+		// ErrEngineInShutdown: the engine had already stopped by itself,
+		// which Serve reports.
 		return fmt.Errorf("server: stop: %w", err)
 	}
 	return nil
 }
 
-// OnBoot records the engine so Shutdown can stop it.
+// OnBoot records the engine so Shutdown can stop it, removes the placeholder
+// socket's path (nobody can connect to it from now on) and starts the accept
+// goroutine. If Shutdown came first, the engine is not started.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	removePlaceholder(s.placeholder)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped.Load() {
+		s.stopCalled.Store(true)
+		return gnet.Shutdown
+	}
 	s.engine = eng
-	s.mu.Unlock()
 	close(s.booted)
+	go s.acceptLoop(eng, s.ln)
 	return gnet.None
 }
 
@@ -181,7 +306,8 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 }
 
 // OnOpen attaches connection state. While draining, new connections are
-// closed at once: the listener cannot be closed separately from the engine.
+// closed at once: Shutdown closes the listener first, but a connection the
+// accept goroutine was handing over may still arrive.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close

@@ -37,6 +37,10 @@ type options struct {
 	upstreamMaxConns int
 	maxHeaderBytes   size
 	maxBodyBytes     size
+	maxOutbound      size
+	maxInbound       size
+	maxDecoded       size
+	upstreamIdle     time.Duration
 
 	cfg server.Config
 }
@@ -57,6 +61,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		maxItem:        8 << 20,
 		maxHeaderBytes: 16 << 10,
 		maxBodyBytes:   10 << 20,
+		maxOutbound:    1 << 20,
+		maxInbound:     256 << 10,
+		maxDecoded:     8 << 20,
 	}
 	fs := flag.NewFlagSet("mcpage", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -76,6 +83,10 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&o.upstreamMaxConns, "upstream-max-conns", 1024, "connections per upstream server")
 	fs.Var(&o.maxHeaderBytes, "max-header-bytes", "limit on a request line plus headers (431 past it)")
 	fs.Var(&o.maxBodyBytes, "max-body-bytes", "limit on a request body (413 past it)")
+	fs.Var(&o.maxOutbound, "max-outbound", "per connection: response bytes buffered for a client that has not read them; past it the proxy stops producing responses for it")
+	fs.Var(&o.maxInbound, "max-inbound", "per connection: unparsed request bytes buffered while the proxy is not reading it (pipeline full, output blocked); past it the connection is closed")
+	fs.Var(&o.maxDecoded, "max-decoded", "largest body mcpage inflates (a stored gzip page for a client without gzip); pages decoding larger are not stored")
+	fs.DurationVar(&o.upstreamIdle, "upstream-idle-timeout", 5*time.Second, "longest silence of the origin inside a response (after its first byte) before a 502; capped by -upstream-timeout")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			usage(fs, out)
@@ -137,6 +148,14 @@ func (o *options) build() error {
 		return fmt.Errorf("-max-header-bytes %d: want 1K to 1M", o.maxHeaderBytes)
 	case o.maxBodyBytes < 0:
 		return fmt.Errorf("-max-body-bytes %d: must not be negative", o.maxBodyBytes)
+	case o.maxOutbound < 64<<10:
+		return fmt.Errorf("-max-outbound %d: must be at least 64K", o.maxOutbound)
+	case o.maxInbound < 2*o.maxHeaderBytes:
+		return fmt.Errorf("-max-inbound %d: must be at least twice -max-header-bytes", o.maxInbound)
+	case o.maxDecoded < 64<<10:
+		return fmt.Errorf("-max-decoded %d: must be at least 64K", o.maxDecoded)
+	case o.upstreamIdle <= 0:
+		return fmt.Errorf("-upstream-idle-timeout %v: must be positive", o.upstreamIdle)
 	}
 	var bypass *regexp.Regexp
 	if o.bypassCookie != "" {
@@ -156,9 +175,10 @@ func (o *options) build() error {
 		Listen: o.listen,
 		Loops:  o.loops,
 		Upstream: upstream.Config{
-			Addrs:           addrs,
-			Timeout:         o.upstreamTimeout,
-			MaxConnsPerAddr: o.upstreamMaxConns,
+			Addrs:               addrs,
+			Timeout:             o.upstreamTimeout,
+			ResponseIdleTimeout: min(o.upstreamIdle, o.upstreamTimeout),
+			MaxConnsPerAddr:     o.upstreamMaxConns,
 		},
 		StoreSize:    int64(o.storeSize),
 		Policy:       cachepolicy.Rules{DefaultTTL: o.ttl, MaxTTL: o.maxTTL},
@@ -167,6 +187,9 @@ func (o *options) build() error {
 		CompressMin:  compressMin,
 		MaxItem:      int(o.maxItem),
 		ReadTimeout:  o.readTimeout,
+		MaxOutbound:  int(o.maxOutbound),
+		MaxInbound:   int(o.maxInbound),
+		MaxDecoded:   int(o.maxDecoded),
 		Limits: httpparse.Limits{
 			MaxHeaderBytes: int(o.maxHeaderBytes),
 			MaxBodyBytes:   maxBody,

@@ -9,11 +9,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -22,51 +24,81 @@ func main() {
 }
 
 // run parses args, starts the server and blocks until SIGINT/SIGTERM. It
-// returns the process exit code: 2 for bad flags, 1 for a failure to start.
+// returns the process exit code: 2 for bad flags, 1 for a failure to start or
+// a server that stopped by itself, 0 after a signal.
 func run(args []string, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if err == errHelp {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mcpage: %v\n", err)
+		fail(stderr, err)
 		return 2
 	}
 	srv, err := newServer(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "mcpage: %v\n", err)
+		fail(stderr, err)
 		return 1
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	return serve(srv, sigs, stderr, func() {
+		slog.Info("mcpage ready", "listen", srv.Addr().String(), "upstream", cfg.upstream, "store", cfg.storeName())
+	})
+}
+
+// service is what serve runs: *server.Server.
+type service interface {
+	Serve() error
+	Ready() <-chan struct{}
+	Shutdown(context.Context) error
+}
+
+// serve runs srv until a signal arrives (exit 0 once it has stopped cleanly)
+// or Serve returns by itself, which is always a failure (exit 1): the server
+// could not start, or stopped without being asked to. Every failure is one
+// line on stderr naming the cause.
+func serve(srv service, sigs <-chan os.Signal, stderr io.Writer, ready func()) int {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			fmt.Fprintf(stderr, "mcpage: %v\n", err)
-			return 1
-		}
-		return 0
+		return exited(stderr, err)
 	case <-srv.Ready():
-		slog.Info("mcpage ready", "listen", cfg.listen, "upstream", cfg.upstream, "store", cfg.storeName())
+		ready()
 	}
 	select {
 	case err := <-done:
-		if err != nil {
-			fmt.Fprintf(stderr, "mcpage: %v\n", err)
-			return 1
-		}
-		return 0
+		return exited(stderr, err)
 	case sig := <-sigs:
 		slog.Info("mcpage stopping", "signal", sig.String())
 	}
+	code := 0
 	if err := srv.Shutdown(context.Background()); err != nil {
-		fmt.Fprintf(stderr, "mcpage: %v\n", err)
+		fail(stderr, err)
+		code = 1
 	}
 	if err := <-done; err != nil {
-		fmt.Fprintf(stderr, "mcpage: %v\n", err)
+		fail(stderr, err)
 		return 1
 	}
-	return 0
+	return code
+}
+
+// exited is the exit code for Serve returning without a signal: it should
+// not, so a nil error is reported too.
+func exited(stderr io.Writer, err error) int {
+	if err == nil {
+		err = errors.New("server stopped unexpectedly")
+	}
+	fail(stderr, err)
+	return 1
+}
+
+var oneLine = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", " ")
+
+// fail writes err to stderr as one line.
+func fail(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "mcpage: %s\n", oneLine.Replace(err.Error()))
 }

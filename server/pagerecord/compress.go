@@ -143,29 +143,87 @@ var (
 // Deflate accepts both zlib streams (what RFC 9110 means) and raw deflate
 // (what some servers send). Safe from any goroutine; body is not retained.
 func AppendDecoded(dst, body []byte, enc Encoding, maxOut int) ([]byte, error) {
+	o := decodeOut{dst: dst, start: len(dst)}
+	if err := decode(&o, body, enc, maxOut); err != nil {
+		return dst, err
+	}
+	return o.dst, nil
+}
+
+// DecodedSize returns the number of bytes body decodes to from coding enc,
+// without keeping them: the decoder's output goes through a small scratch
+// buffer, so a gzip bomb costs the decoder's window, not its size. Errors are
+// AppendDecoded's: ErrTooLarge as soon as more than maxOut bytes come out,
+// ErrCorrupt (wrapped), ErrUnknownEncoding. Safe from any goroutine; body is
+// not retained.
+func DecodedSize(body []byte, enc Encoding, maxOut int) (int, error) {
+	o := decodeOut{count: true}
+	if err := decode(&o, body, enc, maxOut); err != nil {
+		return 0, err
+	}
+	return o.n, nil
+}
+
+// GzipTrailerSize returns the ISIZE field of a gzip body (RFC 1952 §2.3.1):
+// the decoded size, modulo 2^32, of its last member. It is a hint, never a
+// bound: a valid body decodes to at least that many bytes (more when it has
+// several members or inflates past 4 GiB), and a body whose trailer lies is
+// rejected as corrupt by the decoder, which checks ISIZE. ok is false when
+// body is too short to be a gzip stream.
+func GzipTrailerSize(body []byte) (n int, ok bool) {
+	if len(body) < 18 {
+		return 0, false
+	}
+	return int(binary.LittleEndian.Uint32(body[len(body)-4:])), true
+}
+
+// decodeOut is where a decoder's output goes: appended to dst, or with count
+// only counted (n).
+type decodeOut struct {
+	dst   []byte
+	start int // len(dst) before decoding
+	count bool
+	n     int
+	hint  int // expected output size, when positive (append mode)
+}
+
+// produced is the number of bytes decoded so far.
+func (o *decodeOut) produced() int {
+	if o.count {
+		return o.n
+	}
+	return len(o.dst) - o.start
+}
+
+func decode(o *decodeOut, body []byte, enc Encoding, maxOut int) error {
 	if maxOut < 0 {
 		maxOut = 0
 	}
 	if !enc.valid() {
-		return dst, ErrUnknownEncoding
+		return ErrUnknownEncoding
 	}
 	if len(body) == 0 {
-		return dst, nil
+		return nil
 	}
 	switch enc {
 	case Identity:
 		if len(body) > maxOut {
-			return dst, ErrTooLarge
+			return ErrTooLarge
 		}
-		return append(dst, body...), nil
+		if o.count {
+			o.n = len(body)
+		} else {
+			o.dst = append(o.dst, body...)
+		}
+		return nil
 	case Gzip:
-		return decodeGzip(dst, body, maxOut)
+		return decodeGzip(o, body, maxOut)
 	case Deflate:
-		return decodeDeflate(dst, body, maxOut)
+		return decodeDeflate(o, body, maxOut)
 	case Brotli:
-		return decodeBrotli(dst, body, maxOut)
+		return decodeBrotli(o, body, maxOut)
 	default:
-		return decodeZstd(dst, body, maxOut)
+		return decodeZstd(o, body, maxOut)
 	}
 }
 
@@ -174,7 +232,7 @@ func AppendDecoded(dst, body []byte, enc Encoding, maxOut int) ([]byte, error) {
 // decodeGzip preallocate more than the body could decode to.
 const maxDeflateRatio = 1032
 
-func decodeGzip(dst, body []byte, maxOut int) ([]byte, error) {
+func decodeGzip(o *decodeOut, body []byte, maxOut int) error {
 	d := gzipDecPool.Get().(*gzipDec)
 	defer func() {
 		d.src.Reset(nil)
@@ -182,20 +240,18 @@ func decodeGzip(dst, body []byte, maxOut int) ([]byte, error) {
 	}()
 	d.src.Reset(body)
 	if err := d.zr.Reset(&d.src); err != nil {
-		return dst, corrupt(err)
+		return corrupt(err)
 	}
 	// The trailer's ISIZE is the decoded size mod 2^32 of the last member: a
 	// good hint for the usual single member, bounded so that it cannot be used
 	// to make us allocate much more than the body can produce.
-	hint := 0
-	if len(body) >= 18 {
-		hint = int(binary.LittleEndian.Uint32(body[len(body)-4:]))
-		hint = min(hint, maxOut, len(body)*maxDeflateRatio)
+	if isize, ok := GzipTrailerSize(body); ok {
+		o.hint = min(isize, maxOut, len(body)*maxDeflateRatio)
 	}
-	return readAllLimited(dst, &d.zr, &d.src, maxOut, hint)
+	return o.drain(&d.zr, &d.src, maxOut)
 }
 
-func decodeDeflate(dst, body []byte, maxOut int) ([]byte, error) {
+func decodeDeflate(o *decodeOut, body []byte, maxOut int) error {
 	d := flateDecPool.Get().(*flateDec)
 	defer func() {
 		d.src.Reset(nil)
@@ -207,20 +263,20 @@ func decodeDeflate(dst, body []byte, maxOut int) ([]byte, error) {
 		if d.zr == nil {
 			zr, err := zlib.NewReader(&d.src)
 			if err != nil {
-				return dst, corrupt(err)
+				return corrupt(err)
 			}
 			d.zr = zr
 		} else if err := d.zr.(zlib.Resetter).Reset(&d.src, nil); err != nil {
-			return dst, corrupt(err)
+			return corrupt(err)
 		}
 		r = d.zr
 	} else {
 		if err := d.fr.(flate.Resetter).Reset(&d.src, nil); err != nil {
-			return dst, corrupt(err)
+			return corrupt(err)
 		}
 		r = d.fr
 	}
-	return readAllLimited(dst, r, &d.src, maxOut, 0)
+	return o.drain(r, &d.src, maxOut)
 }
 
 // isZlibHeader reports whether b starts with a zlib header (RFC 1950 §2.2):
@@ -241,69 +297,86 @@ func isZlibHeader(b []byte) bool {
 // or hostile streams cannot pin GOMAXPROCS × 16 MiB until the next GC.
 const poolMaxOut = 1 << 20
 
-func decodeBrotli(dst, body []byte, maxOut int) ([]byte, error) {
+func decodeBrotli(o *decodeOut, body []byte, maxOut int) error {
 	d := brDecPool.Get().(*brDec)
 	d.src.Reset(body)
 	d.br.Reset(&d.src)
-	out, err := readAllLimited(dst, d.br, &d.src, maxOut, 0)
+	err := o.drain(d.br, &d.src, maxOut)
 	d.src.Reset(nil)
-	if err == nil && len(out)-len(dst) <= poolMaxOut {
+	if err == nil && o.produced() <= poolMaxOut {
 		brDecPool.Put(d)
 	}
-	return out, err
+	return err
 }
 
-func decodeZstd(dst, body []byte, maxOut int) ([]byte, error) {
+func decodeZstd(o *decodeOut, body []byte, maxOut int) error {
 	d := zstdDecPool.Get().(*zstdDec)
 	d.src.Reset(body)
 	if err := d.zr.Reset(&d.src); err != nil {
 		d.src.Reset(nil)
-		return dst, corrupt(err)
+		return corrupt(err)
 	}
-	out, err := readAllLimited(dst, d.zr, &d.src, maxOut, 0)
+	err := o.drain(d.zr, &d.src, maxOut)
 	d.src.Reset(nil)
-	if err == nil && len(out)-len(dst) <= poolMaxOut {
+	if err == nil && o.produced() <= poolMaxOut {
 		_ = d.zr.Reset(nil) // drop the decoder's reference to src
 		zstdDecPool.Put(d)
 	}
-	return out, err
+	return err
 }
 
-// readAllLimited reads r to EOF, appending to dst, failing once more than
-// maxOut bytes come out or when src (r's input) still holds bytes after the
-// stream ended. hint, if positive, is the expected output size.
-func readAllLimited(dst []byte, r io.Reader, src *bytes.Reader, maxOut, hint int) ([]byte, error) {
-	orig, start := dst, len(dst)
-	stalls := 0
-	if hint > 0 && cap(dst)-start < hint {
-		nd := make([]byte, start, start+hint+1) // +1: room to probe for EOF without growing
-		copy(nd, dst)
-		dst = nd
+// countScratch is where DecodedSize's decoders write what they produce.
+var countScratch = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
+
+// drain reads r to EOF into o, failing once more than maxOut bytes come out
+// or when src (r's input) still holds bytes after the stream ended. On error
+// o.dst may have been extended: callers return their original dst.
+func (o *decodeOut) drain(r io.Reader, src *bytes.Reader, maxOut int) error {
+	var scratch *[]byte
+	if o.count {
+		scratch = countScratch.Get().(*[]byte)
+		defer countScratch.Put(scratch)
+	} else if hint := o.hint; hint > 0 && cap(o.dst)-len(o.dst) < hint {
+		nd := make([]byte, len(o.dst), len(o.dst)+hint+1) // +1: room to probe for EOF without growing
+		copy(nd, o.dst)
+		o.dst = nd
 	}
+	stalls := 0
 	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
 		// Read at most one byte past maxOut: enough to tell "exactly maxOut" from "more".
-		room := min(cap(dst)-len(dst), maxOut-(len(dst)-start)+1)
-		n, err := r.Read(dst[len(dst) : len(dst)+room])
-		dst = dst[:len(dst)+n]
-		if len(dst)-start > maxOut {
-			return orig, ErrTooLarge
+		left := maxOut - o.produced() + 1
+		var n int
+		var err error
+		if o.count {
+			n, err = r.Read((*scratch)[:min(len(*scratch), left)])
+			o.n += n
+		} else {
+			if len(o.dst) == cap(o.dst) {
+				o.dst = append(o.dst, 0)[:len(o.dst)]
+			}
+			room := min(cap(o.dst)-len(o.dst), left)
+			n, err = r.Read(o.dst[len(o.dst) : len(o.dst)+room])
+			o.dst = o.dst[:len(o.dst)+n]
+		}
+		if o.produced() > maxOut {
+			return ErrTooLarge
 		}
 		switch {
 		case err == io.EOF:
 			if src.Len() > 0 {
-				return orig, fmt.Errorf("%w: %d bytes after the end of the stream", ErrCorrupt, src.Len())
+				return fmt.Errorf("%w: %d bytes after the end of the stream", ErrCorrupt, src.Len())
 			}
-			return dst, nil
+			return nil
 		case err != nil:
-			return orig, corrupt(err)
+			return corrupt(err)
 		case n == 0:
-			// room ≥ 1 here, so a decoder returning nothing and no error
-			// repeatedly is stuck; do not spin on it.
+			// The buffer offered ≥ 1 byte, so a decoder returning nothing and
+			// no error repeatedly is stuck; do not spin on it.
 			if stalls++; stalls >= 100 {
-				return orig, corrupt(io.ErrNoProgress)
+				return corrupt(io.ErrNoProgress)
 			}
 		default:
 			stalls = 0

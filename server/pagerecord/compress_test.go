@@ -7,6 +7,7 @@ import (
 	stdzlib "compress/zlib"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -287,4 +288,88 @@ func TestAppendDecodedAllocs(t *testing.T) {
 	if n > 1 {
 		t.Errorf("gzip AppendDecoded allocates %v times per call", n)
 	}
+}
+
+// TestDecodedSize: DecodedSize agrees with AppendDecoded on every coding and
+// body, including the limits, and refuses what AppendDecoded refuses.
+func TestDecodedSize(t *testing.T) {
+	for enc, encode := range encoders {
+		for name, body := range bodies() {
+			if len(body) > 2<<20 {
+				continue // see TestAppendDecodedAllCodings
+			}
+			t.Run(enc.String()+"/"+name, func(t *testing.T) {
+				in := encode(t, body)
+				if n, err := DecodedSize(in, enc, len(body)); err != nil || n != len(body) {
+					t.Fatalf("DecodedSize = %d, %v; want %d", n, err, len(body))
+				}
+				if len(body) > 0 {
+					if _, err := DecodedSize(in, enc, len(body)-1); err != ErrTooLarge {
+						t.Fatalf("maxOut len-1: err %v, want ErrTooLarge", err)
+					}
+				}
+			})
+		}
+	}
+	if _, err := DecodedSize([]byte("x"), Zstd+1, 10); err != ErrUnknownEncoding {
+		t.Errorf("unknown coding: err %v", err)
+	}
+	good := AppendGzip(nil, testHTML(30000))
+	if _, err := DecodedSize(good[:len(good)/2], Gzip, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("truncated: err %v, want ErrCorrupt", err)
+	}
+	if _, err := DecodedSize(append(bytes.Clone(good), 'x'), Gzip, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("trailing byte: err %v, want ErrCorrupt", err)
+	}
+}
+
+// TestDecodedSizeBomb: counting a bomb stops just past maxOut and allocates
+// nothing like its size (it is not kept).
+func TestDecodedSizeBomb(t *testing.T) {
+	bomb := AppendGzip(nil, make([]byte, 64<<20))
+	// Two members: the trailer names only the last (empty) one, so it is no
+	// shortcut here; the decoder must stop on its own.
+	bomb = append(bomb, AppendGzip(nil, nil)...)
+	if n, ok := GzipTrailerSize(bomb); !ok || n != 0 {
+		t.Fatalf("trailer %d %v, want 0 true", n, ok)
+	}
+	if n, err := DecodedSize(bomb, Gzip, 100<<20); err != nil || n != 64<<20 {
+		t.Fatalf("whole bomb: %d, %v", n, err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := DecodedSize(bomb, Gzip, 1<<20)
+	runtime.ReadMemStats(&after)
+	if err != ErrTooLarge {
+		t.Fatalf("err %v, want ErrTooLarge", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("counting allocated %d bytes", grew)
+	}
+}
+
+func TestGzipTrailerSize(t *testing.T) {
+	body := testHTML(70000)
+	if n, ok := GzipTrailerSize(AppendGzip(nil, body)); !ok || n != len(body) {
+		t.Fatalf("trailer %d %v, want %d", n, ok, len(body))
+	}
+	if _, ok := GzipTrailerSize(make([]byte, 17)); ok {
+		t.Fatal("17 bytes cannot be a gzip stream")
+	}
+}
+
+// FuzzDecodedSize: counting agrees with decoding on arbitrary input.
+func FuzzDecodedSize(f *testing.F) {
+	f.Add(AppendGzip(nil, []byte("hello hello hello")), uint8(Gzip))
+	f.Add([]byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01}, uint8(Deflate))
+	f.Add([]byte{0x0b, 0x02, 0x80, 'h', 'i', 0x03}, uint8(Brotli))
+	f.Fuzz(func(t *testing.T, body []byte, enc uint8) {
+		const maxOut = 64 << 10
+		e := Encoding(enc % uint8(numEncodings+1))
+		out, err1 := AppendDecoded(nil, body, e, maxOut)
+		n, err2 := DecodedSize(body, e, maxOut)
+		if (err1 == nil) != (err2 == nil) || (err1 == nil && n != len(out)) {
+			t.Fatalf("AppendDecoded %d, %v; DecodedSize %d, %v", len(out), err1, n, err2)
+		}
+	})
 }

@@ -14,6 +14,10 @@ const (
 	// DefaultMaxDialTimeout caps the connect timeout when Config.DialTimeout
 	// is 0 (the default is min(Timeout, DefaultMaxDialTimeout)).
 	DefaultMaxDialTimeout = 3 * time.Second
+	// DefaultMaxResponseIdleTimeout caps the silence allowed inside a
+	// response when Config.ResponseIdleTimeout is 0 (the default is
+	// min(Timeout, DefaultMaxResponseIdleTimeout)).
+	DefaultMaxResponseIdleTimeout = 5 * time.Second
 	// DefaultMaxConnsPerAddr is the connection limit per address when
 	// Config.MaxConnsPerAddr is 0.
 	DefaultMaxConnsPerAddr = 1024
@@ -50,6 +54,18 @@ type Config struct {
 	// 0 means min(Timeout, DefaultMaxDialTimeout).
 	DialTimeout time.Duration
 
+	// ResponseIdleTimeout bounds each silence of the upstream inside a
+	// response: from the first byte of a response head until the response
+	// is complete, a read that gets no byte for this long fails the job
+	// with ErrStalled (a 502), without waiting for Timeout. That is the only
+	// sign of a body shorter than its Content-Length on a connection the
+	// upstream keeps open, or of a head that never ends. The wait for the
+	// first byte of a response (the upstream's think time, again after each
+	// 1xx interim response) is bounded by Timeout alone. 0 means
+	// min(Timeout, DefaultMaxResponseIdleTimeout); a value of Timeout or
+	// more leaves Timeout as the only bound.
+	ResponseIdleTimeout time.Duration
+
 	// MaxConnsPerAddr limits the open connections (busy and idle) to each
 	// address. 0 means DefaultMaxConnsPerAddr.
 	MaxConnsPerAddr int
@@ -80,7 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Addrs) == 0 {
 		return c, ErrNoUpstream
 	}
-	if c.Timeout < 0 || c.DialTimeout < 0 || c.MaxConnsPerAddr < 0 || c.Workers < 0 ||
+	if c.Timeout < 0 || c.DialTimeout < 0 || c.ResponseIdleTimeout < 0 || c.MaxConnsPerAddr < 0 || c.Workers < 0 ||
 		c.QueueLen < 0 || c.MaxResponseBodyBytes < 0 || c.MaxResponseHeaderBytes < 0 {
 		return c, ErrBadConfig
 	}
@@ -98,6 +114,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = min(c.Timeout, DefaultMaxDialTimeout)
+	}
+	if c.ResponseIdleTimeout == 0 {
+		c.ResponseIdleTimeout = min(c.Timeout, DefaultMaxResponseIdleTimeout)
 	}
 	if c.MaxConnsPerAddr == 0 {
 		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr

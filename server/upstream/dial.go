@@ -91,6 +91,50 @@ type upConn struct {
 	peek     [1]byte
 	probeN   int
 	probeErr error
+
+	// Idle limit on reads (see Config.ResponseIdleTimeout), set by the
+	// goroutine that holds the connection: while idle > 0, every Read first
+	// moves the read deadline to now+idle, or to until (the exchange's
+	// deadline) when that comes first; stalled records that a Read failed on
+	// the idle deadline.
+	idle    time.Duration
+	until   time.Time
+	stalled bool
+}
+
+// Read reads from the connection under the idle limit, if one is armed.
+func (c *upConn) Read(b []byte) (int, error) {
+	if c.idle <= 0 {
+		return c.TCPConn.Read(b)
+	}
+	at := time.Now().Add(c.idle)
+	byIdle := at.Before(c.until)
+	if !byIdle {
+		at = c.until
+	}
+	if err := c.TCPConn.SetReadDeadline(at); err != nil {
+		return 0, err
+	}
+	n, err := c.TCPConn.Read(b)
+	if err != nil && byIdle && isTimeout(err) {
+		c.stalled = true
+	}
+	return n, err
+}
+
+// armIdle makes every later Read wait at most idle for data, and never past
+// until.
+func (c *upConn) armIdle(idle time.Duration, until time.Time) {
+	c.idle, c.until = idle, until
+}
+
+// disarmIdle lifts the idle limit: reads wait until the exchange's deadline
+// again.
+func (c *upConn) disarmIdle() {
+	if c.idle > 0 {
+		c.idle = 0
+		c.TCPConn.SetReadDeadline(c.until)
+	}
 }
 
 func newUpConn(tc *net.TCPConn) (net.Conn, error) {

@@ -12,14 +12,23 @@
 // the Job with ReleaseJob once nothing refers to it any more.
 //
 // Faithful proxying. Requests are written by this package, not by
-// fasthttp.Request.Write: the request line and every end-to-end header field
-// go out exactly as received (names in their original case, duplicates and
-// order kept), with no User-Agent, Content-Type or Host added. fasthttp's own
-// writer would re-derive the target from a parsed URI (dropping an empty query
-// or a fragment, turning absolute-form into origin-form, and writing "/" when
-// the Host does not parse) and refuse a GET that carries a body. Responses are
-// read by fasthttp with header-name normalising and the default Content-Type
-// turned off; bodies are de-chunked but never decompressed.
+// fasthttp.Request.Write: the request line and the end-to-end header fields go
+// out as received (names in their original case, duplicates and order kept),
+// with no User-Agent or Content-Type added. The exceptions keep the origin on
+// the page the cache stores it as: Host is always exactly the host the request
+// is served (and keyed) for, an absolute-form target goes out in origin-form,
+// and a field whose name holds '_' is dropped (see BuildRequest). fasthttp's
+// own writer would re-derive the target from a parsed URI (dropping an empty
+// query or a fragment, and writing "/" when the Host does not parse) and refuse
+// a GET that carries a body.
+//
+// Responses are read by fasthttp with header-name normalising and the default
+// Content-Type turned off; bodies are de-chunked but never decompressed. Each
+// head is checked first for what fasthttp would let through although another
+// recipient could frame it differently (a bare LF or CR, obs-fold, a 1xx that
+// frames a body): those fail with ErrBadResponse at once. A response that
+// stops mid-way on a connection the upstream keeps open fails with ErrStalled
+// after Config.ResponseIdleTimeout rather than at Config.Timeout.
 //
 // Retries. A request the upstream may already have seen is never sent again:
 // once the first byte of a request may have been written, whatever happens is

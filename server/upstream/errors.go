@@ -48,10 +48,19 @@ var (
 	// response was complete (before its first byte, or in mid-body).
 	ErrUpstreamClosed = errors.New("upstream: connection closed before the response was complete")
 	// ErrBadResponse is set when the response is not valid HTTP/1.x: a
-	// malformed status line, header or chunk, a header block larger than
-	// Config.MaxResponseHeaderBytes, conflicting framing, or a 101 Switching
-	// Protocols that was never asked for.
+	// malformed status line, header or chunk, a head whose lines do not all
+	// end in CRLF (a bare LF or CR) or that folds a field value (obs-fold),
+	// a status below 100, a header block larger than
+	// Config.MaxResponseHeaderBytes, conflicting framing, a 1xx interim
+	// response that frames a body (Content-Length other than 0, or
+	// Transfer-Encoding), more than 32 interim responses, or a 101
+	// Switching Protocols that was never asked for.
 	ErrBadResponse = errors.New("upstream: malformed response")
+	// ErrStalled is set when the upstream, in the middle of a response (its
+	// first byte received), sent nothing for Config.ResponseIdleTimeout:
+	// typically a body shorter than its Content-Length on a connection the
+	// upstream keeps open, or a head that never ends.
+	ErrStalled = errors.New("upstream: response stalled")
 	// ErrBodyTooLarge is set when the response body is larger than
 	// Config.MaxResponseBodyBytes.
 	ErrBodyTooLarge = errors.New("upstream: response body too large")
@@ -65,7 +74,7 @@ var (
 // gets: 504 Gateway Timeout for ErrTimeout, 503 Service Unavailable for
 // ErrOverloaded and ErrClosed (the proxy, not the upstream, is saturated or
 // shutting down, and the client may retry), 502 Bad Gateway for everything
-// else (connect refused, reset, malformed response, too large). StatusFor(nil)
+// else (connect refused, reset, malformed, stalled, too large). StatusFor(nil)
 // is 0. Wrapped errors are recognised. Safe from any goroutine.
 func StatusFor(err error) int {
 	switch {
@@ -96,9 +105,27 @@ type writeError struct{ err error }
 func (e *writeError) Error() string { return "write request: " + e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
 
-// errUnexpectedUpgrade is the cause when the upstream answers 101 although
-// BuildRequest never forwards Upgrade.
-var errUnexpectedUpgrade = errors.New("101 Switching Protocols without an Upgrade request")
+// stallError marks a read that ended on Config.ResponseIdleTimeout, before
+// the exchange's deadline.
+type stallError struct{ err error }
+
+func (e *stallError) Error() string { return "response stalled: " + e.err.Error() }
+func (e *stallError) Unwrap() error { return e.err }
+
+// Causes of ErrBadResponse found by this package rather than fasthttp.
+var (
+	// errUnexpectedUpgrade is the cause when the upstream answers 101
+	// although BuildRequest never forwards Upgrade.
+	errUnexpectedUpgrade = errors.New("101 Switching Protocols without an Upgrade request")
+	errBareLF            = errors.New("line of the response head ended by a bare LF")
+	errBareCR            = errors.New("bare CR in the response head")
+	errObsFold           = errors.New("folded field line (obs-fold) in the response head")
+	errNotHTTP1          = errors.New("response does not start with an HTTP/1.x status line")
+	errBadStatus         = errors.New("malformed status code")
+	errHeadTooLarge      = errors.New("response head larger than MaxResponseHeaderBytes")
+	errInterimBody       = errors.New("1xx interim response framing a body")
+	errTooManyInterim    = errors.New("too many 1xx interim responses")
+)
 
 // classify maps the error of one exchange to the sentinel set as Job.Err.
 // deadline is the exchange's deadline: any failure at or after it is a timeout,
@@ -107,7 +134,10 @@ var errUnexpectedUpgrade = errors.New("101 Switching Protocols without an Upgrad
 func classify(err error, deadline time.Time) error {
 	var de *dialError
 	var we *writeError
+	var se *stallError
 	switch {
+	case errors.As(err, &se):
+		return ErrStalled
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return ErrBodyTooLarge
 	case isTimeout(err), !time.Now().Before(deadline),

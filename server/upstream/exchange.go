@@ -29,10 +29,15 @@ func (p *Pool) do(w *worker, j *Job, deadline time.Time) {
 		tried = append(tried, u)
 		j.Addr = u.addr
 		u.inflight.Add(1)
+		w.streamAbove = j.StreamAbove
 		err := p.exchange(w, u, body, resp, isHead, deadline)
 		u.inflight.Add(-1)
 		if err == nil {
 			j.Err, j.Cause = nil, nil
+			if w.body != nil {
+				j.Body, w.body = w.body, nil
+				j.BodyLen = int64(max(resp.Header.ContentLength(), -1))
+			}
 			return
 		}
 		j.Err, j.Cause = classify(err, deadline), err
@@ -66,9 +71,9 @@ func framingOK(h *fasthttp.RequestHeader, n int) bool {
 }
 
 // exchange sends the serialized request w.head plus body to u and reads the
-// response into resp, all before deadline. The connection goes back to u's
-// pool only after a complete, well-framed response that left nothing unread
-// and did not ask for the connection to be closed.
+// response into resp (see readResponse), all before deadline. The connection
+// goes back to u's pool only after a complete, well-framed response that left
+// nothing unread and did not ask for the connection to be closed.
 func (p *Pool) exchange(w *worker, u *upstream, body []byte, resp *fasthttp.Response, isHead bool, deadline time.Time) error {
 	if !time.Now().Before(deadline) {
 		return fasthttp.ErrTimeout
@@ -115,14 +120,39 @@ func (p *Pool) exchange(w *worker, u *upstream, body []byte, resp *fasthttp.Resp
 	clearResponse(resp)
 	resp.SkipBody = isHead
 	br := u.hc.AcquireReader(conn)
-	err = resp.ReadLimitBody(br, p.cfg.MaxResponseBodyBytes)
+	uc, _ := conn.(*upConn)
+	if uc != nil {
+		uc.stalled, uc.until = false, deadline
+	}
+	err = p.readResponse(w, br, uc, resp, deadline)
+	if err == errStreaming {
+		// The body is relayed by the job's Done (Job.Body): the connection
+		// stays out of the pool until the stream is closed.
+		if uc != nil {
+			uc.armIdle(p.cfg.ResponseIdleTimeout, streamUntil)
+			_ = uc.TCPConn.SetWriteDeadline(time.Time{})
+		}
+		w.body = &bodyStream{prefix: w.prefix, resp: resp, br: br, uc: uc, finish: func(reusable bool) {
+			u.hc.ReleaseReader(br)
+			if reusable {
+				u.hc.ReleaseConn(cc)
+			} else {
+				u.hc.CloseConn(cc)
+			}
+		}}
+		w.prefix = nil // the stream owns it now
+		return nil
+	}
+	if uc != nil {
+		if err != nil && uc.stalled {
+			err = &stallError{err}
+		}
+		uc.disarmIdle()
+	}
 	// Bytes past the response mean the upstream and this side disagree on
 	// framing: the next response on this connection could not be trusted.
 	reusable := err == nil && br.Buffered() == 0 && !resp.ConnectionClose()
 	u.hc.ReleaseReader(br)
-	if err == nil && resp.Header.StatusCode() == fasthttp.StatusSwitchingProtocols {
-		err, reusable = errUnexpectedUpgrade, false
-	}
 	if reusable {
 		u.hc.ReleaseConn(cc)
 	} else {

@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"bytes"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/mcpage/mcpage/httpparse"
@@ -29,6 +31,12 @@ type Forward struct {
 	// ForceGET sends GET instead of HEAD (cache fill for a HEAD); other
 	// methods are unchanged.
 	ForceGET bool
+	// ForwardedHost sends X-Forwarded-Host with BuildRequest's host
+	// argument (the value sent as Host), replacing every received
+	// X-Forwarded-Host field, so that an origin that prefers it to Host
+	// renders the page for the host the cache key names. With an empty host
+	// the received fields are still dropped and none is sent.
+	ForwardedHost bool
 }
 
 // maxInlineTokens is how many Connection-listed names are tracked without
@@ -41,9 +49,12 @@ var (
 	nameContentLength = []byte("Content-Length")
 	nameXFF           = []byte("X-Forwarded-For")
 	nameXFP           = []byte("X-Forwarded-Proto")
+	nameXFH           = []byte("X-Forwarded-Host")
 	nameVia           = []byte("Via")
 	nameAE            = []byte("Accept-Encoding")
 	listSep           = []byte(", ")
+	rootTarget        = []byte("/")
+	starTarget        = []byte("*")
 )
 
 // BuildRequest fills dst (reset first) with the request to send upstream for a
@@ -51,22 +62,35 @@ var (
 // headers and body are views into the connection buffer that may die when it
 // returns.
 //
-// The request line is method (HEAD becomes GET when fw.ForceGET), target as
-// received, HTTP/1.1. Header fields go out in order, names in their original
-// case, values unchanged, duplicates and unknown fields kept, except:
-// hop-by-hop fields (see IsHopByHop) and every field named in a Connection
-// field are dropped, Expect is dropped (the proxy already holds the body), the
-// received Content-Length is replaced, and fw's changes apply (see Forward);
-// fields fw adds go last. Host passes as received; when the client sent none,
-// "Host: host" goes first (an empty value when host is empty too, as RFC 9112
-// §3.2 prescribes for a target without authority). The body, already
-// de-chunked, is copied with Content-Length: len(body); a Content-Length is
-// also sent for an empty body the client framed with Content-Length or
-// Transfer-Encoding (an empty POST), and none otherwise.
+// The request line is method (HEAD becomes GET when fw.ForceGET), target,
+// HTTP/1.1. target should be the origin-form path and query (or "*"), i.e.
+// httpparse.Request.Path: an absolute-form target ("http://a/p?q") is reduced
+// to its origin-form part ("/p?q"; "/" when it has no path, "*" for OPTIONS),
+// its authority being host's business.
+//
+// Host is always exactly one "Host: host" field, sent first: host is the
+// host the request is served (and cached) for, which for an absolute-form
+// request is the target's authority, not the Host field (RFC 9112 §3.2.2).
+// Every received Host field is dropped, so the origin cannot render a page for
+// another host than the one it is stored under. An empty host sends an empty
+// Host, as RFC 9112 §3.2 prescribes for a target without authority.
+//
+// The other header fields go out in order, names in their original case,
+// values unchanged, duplicates and unknown fields kept, except: hop-by-hop
+// fields (see IsHopByHop) and every field named in a Connection field are
+// dropped, Expect is dropped (the proxy already holds the body), a field whose
+// name contains '_' is dropped (as nginx does by default: CGI-style origins map
+// '-' and '_' alike, so "Content_Length" or "X_Forwarded_For" would shadow the
+// real fields), the received Content-Length is replaced, and fw's changes
+// apply (see Forward); fields fw adds go last. The body, already de-chunked,
+// is copied with Content-Length: len(body); a Content-Length is also sent for
+// an empty body the client framed with Content-Length or Transfer-Encoding (an
+// empty POST), and none otherwise.
 //
 // dst's header is left in fasthttp's raw mode (see Job.Req). fw may be nil.
-// BuildRequest allocates nothing once dst has grown to fit. Safe from any
-// goroutine that owns dst.
+// BuildRequest allocates nothing once dst has grown to fit (except for an
+// absolute-form target whose path starts with '?'). Safe from any goroutine
+// that owns dst.
 func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []httpparse.Header, body []byte, fw *Forward) {
 	if fw == nil {
 		fw = &Forward{}
@@ -85,20 +109,18 @@ func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []
 		method = methodGET
 	}
 	h.SetMethodBytes(method)
-	h.SetRequestURIBytes(target)
+	h.SetRequestURIBytes(originForm(method, target))
 
 	// First pass: what the second needs to know before it emits a field.
 	var tokStack [maxInlineTokens][]byte
 	tokens := tokStack[:0]
-	hasHost, framed := false, false
+	framed := false
 	lastXFF, lastVia := -1, -1
 	for i := range headers {
 		name := headers[i].Name
 		switch {
 		case asciiEqualFold(name, "connection"):
 			tokens = connTokens(tokens, headers[i].Value)
-		case asciiEqualFold(name, "host"):
-			hasHost = true
 		case asciiEqualFold(name, "content-length"), asciiEqualFold(name, "transfer-encoding"):
 			framed = true
 		case asciiEqualFold(name, "x-forwarded-for"):
@@ -109,9 +131,6 @@ func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []
 	}
 	// A field the client listed in Connection is dropped however it is
 	// spelled, so none of its instances can carry the appended value.
-	if namedIn(tokens, nameHost) {
-		hasHost = false
-	}
 	if namedIn(tokens, nameXFF) {
 		lastXFF = -1
 	}
@@ -119,9 +138,7 @@ func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []
 		lastVia = -1
 	}
 
-	if !hasHost {
-		h.AddBytesKV(nameHost, host)
-	}
+	h.AddBytesKV(nameHost, host)
 	for i := range headers {
 		name, value := headers[i].Name, headers[i].Value
 		if dropRequestField(name, fw) || namedIn(tokens, name) {
@@ -146,6 +163,9 @@ func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []
 	if fw.Proto != "" {
 		h.AddBytesKV(nameXFP, []byte(fw.Proto))
 	}
+	if fw.ForwardedHost && len(host) > 0 {
+		h.AddBytesKV(nameXFH, host)
+	}
 	if fw.AcceptEncoding != nil {
 		h.AddBytesKV(nameAE, fw.AcceptEncoding)
 	}
@@ -158,12 +178,44 @@ func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []
 	}
 }
 
+// originForm returns target reduced to origin-form when it is absolute-form
+// ("http://authority/p?q" gives "/p?q"), and target itself otherwise.
+func originForm(method, target []byte) []byte {
+	var rest []byte
+	switch {
+	case len(target) == 0 || target[0] == '/':
+		return target
+	case len(target) >= 7 && asciiEqualFold(target[:7], "http://"):
+		rest = target[7:]
+	case len(target) >= 8 && asciiEqualFold(target[:8], "https://"):
+		rest = target[8:]
+	default:
+		return target // "*", or nothing this function knows how to reduce
+	}
+	if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
+		switch rest[i] {
+		case '/':
+			return rest[i:]
+		case '?':
+			// "http://a?q" means "/?q" (RFC 9112 §3.2.1); rare enough to
+			// allocate.
+			return append([]byte{'/'}, rest[i:]...)
+		}
+	}
+	if string(method) == fasthttp.MethodOptions {
+		return starTarget // RFC 9112 §3.2.4
+	}
+	return rootTarget
+}
+
 // dropRequestField reports whether a received field is not forwarded as is.
 func dropRequestField(name []byte, fw *Forward) bool {
-	if IsHopByHop(name) {
+	if IsHopByHop(name) || bytes.IndexByte(name, '_') >= 0 {
 		return true
 	}
 	switch len(name) {
+	case 4:
+		return asciiEqualFold(name, "host")
 	case 6:
 		return asciiEqualFold(name, "expect")
 	case 8:
@@ -174,6 +226,8 @@ func dropRequestField(name []byte, fw *Forward) bool {
 		return asciiEqualFold(name, "content-length")
 	case 15:
 		return fw.AcceptEncoding != nil && asciiEqualFold(name, "accept-encoding")
+	case 16:
+		return fw.ForwardedHost && asciiEqualFold(name, "x-forwarded-host")
 	case 17:
 		return (fw.Proto != "" && asciiEqualFold(name, "x-forwarded-proto")) ||
 			(fw.StripConditional && asciiEqualFold(name, "if-modified-since"))

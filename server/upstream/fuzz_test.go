@@ -45,9 +45,10 @@ func fuzzHeaders(raw string) (hs []httpparse.Header, ok bool) {
 }
 
 // FuzzBuildRequest checks BuildRequest's promises on arbitrary field lists:
-// what reaches the wire holds no hop-by-hop or Connection-named field, one
-// Host, framing that matches the body, and every other received field in
-// order and unchanged.
+// what reaches the wire holds no hop-by-hop or Connection-named field and no
+// field name with '_', one Host (the argument, first), at most one
+// X-Forwarded-Host (the argument), an origin-form target, framing that
+// matches the body, and every other received field in order and unchanged.
 func FuzzBuildRequest(f *testing.F) {
 	f.Add("GET", "/", "Host: a\nX-A: 1", []byte(nil), uint8(0))
 	f.Add("POST", "/p?q", "Host: a\nConnection: X-A, te\nX-A: 1\nTE: trailers\nContent-Length: 3", []byte("abc"), uint8(0xff))
@@ -76,6 +77,7 @@ func FuzzBuildRequest(f *testing.F) {
 		if flags&32 != 0 {
 			fw.AcceptEncoding = []byte("gzip")
 		}
+		fw.ForwardedHost = flags&64 != 0
 		var req fasthttp.Request
 		BuildRequest(&req, []byte(method), []byte(target), []byte("host.test"), headers, body, fw)
 		head := req.Header.AppendBytes(nil)
@@ -84,9 +86,13 @@ func FuzzBuildRequest(f *testing.F) {
 		}
 
 		lines := strings.Split(strings.TrimSuffix(string(head), "\r\n\r\n"), "\r\n")
-		wantLine := method + " " + target + " HTTP/1.1"
+		sent := string(originForm([]byte(method), []byte(target)))
+		if sent != target && (sent == "" || (sent[0] != '/' && sent != "*")) {
+			t.Fatalf("target %q sent as %q", target, sent)
+		}
+		wantLine := method + " " + sent + " HTTP/1.1"
 		if fw.ForceGET && method == "HEAD" {
-			wantLine = "GET " + target + " HTTP/1.1"
+			wantLine = "GET " + sent + " HTTP/1.1"
 		}
 		if lines[0] != wantLine {
 			t.Fatalf("request line %q, want %q", lines[0], wantLine)
@@ -98,15 +104,23 @@ func FuzzBuildRequest(f *testing.F) {
 			}
 		}
 		var out []httpparse.Header
-		hosts, lengths := 0, 0
-		for _, l := range lines[1:] {
+		hosts, lengths, xfhs := 0, 0, 0
+		for i, l := range lines[1:] {
 			name, value, _ := strings.Cut(l, ": ")
 			out = append(out, httpparse.Header{Name: []byte(name), Value: []byte(value)})
 			switch {
-			case IsHopByHop([]byte(name)), asciiEqualFold([]byte(name), "expect"):
+			case IsHopByHop([]byte(name)), asciiEqualFold([]byte(name), "expect"), strings.Contains(name, "_"):
 				t.Fatalf("%q forwarded", l)
 			case asciiEqualFold([]byte(name), "host"):
 				hosts++
+				if i != 0 || value != "host.test" {
+					t.Fatalf("Host line %d is %q", i, l)
+				}
+			case fw.ForwardedHost && asciiEqualFold([]byte(name), "x-forwarded-host"):
+				xfhs++
+				if value != "host.test" {
+					t.Fatalf("%q forwarded", l)
+				}
 			case asciiEqualFold([]byte(name), "content-length"):
 				lengths++
 				if value != strconv.Itoa(len(body)) {
@@ -114,8 +128,8 @@ func FuzzBuildRequest(f *testing.F) {
 				}
 			}
 		}
-		if hosts == 0 {
-			t.Fatalf("no Host in %q", head)
+		if hosts != 1 || (fw.ForwardedHost && xfhs != 1) {
+			t.Fatalf("%d Host and %d X-Forwarded-Host fields in %q", hosts, xfhs, head)
 		}
 		if lengths > 1 || (len(body) > 0 && lengths == 0) {
 			t.Fatalf("%d Content-Length fields for a %d-byte body", lengths, len(body))
@@ -146,7 +160,7 @@ func FuzzBuildRequest(f *testing.F) {
 
 // ownField reports whether the proxy itself may add a field with this name.
 func ownField(name []byte) bool {
-	for _, n := range []string{"host", "x-forwarded-for", "x-forwarded-proto", "via", "accept-encoding", "content-length"} {
+	for _, n := range []string{"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via", "accept-encoding", "content-length"} {
 		if asciiEqualFold(name, n) {
 			return true
 		}
@@ -188,6 +202,44 @@ func FuzzVisitResponse(f *testing.F) {
 		})
 		if !namedIn(tokens, []byte("set-cookie")) && visited != cookies {
 			t.Fatalf("%d of %d Set-Cookie fields visited", visited, cookies)
+		}
+	})
+}
+
+// FuzzCheckHead checks that a head checkHead lets through ends, for fasthttp,
+// exactly where a strict reader ends it (at the first CRLFCRLF after any
+// leading empty lines): the two never disagree on where the body starts.
+func FuzzCheckHead(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	f.Add([]byte("\r\nHTTP/1.1 204\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\nContent-Length: 2\n\nok"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if checkHead(bufio.NewReaderSize(bytes.NewReader(raw), 4096)) != nil {
+			return
+		}
+		k := 0
+		for bytes.HasPrefix(raw[k:], []byte("\r\n")) {
+			k += 2
+		}
+		i := bytes.Index(raw[k:], []byte("\r\n\r\n"))
+		if i < 0 {
+			t.Fatalf("accepted %q without a CRLFCRLF", raw)
+		}
+		end := k + i + 4
+		if bytes.IndexByte(raw[:end], '\n') >= 0 && bytes.Contains(bytes.ReplaceAll(raw[:end], []byte("\r\n"), nil), []byte("\n")) {
+			t.Fatalf("accepted a bare LF in %q", raw[:end])
+		}
+		var h fasthttp.ResponseHeader
+		h.DisableNormalizing()
+		r := bytes.NewReader(raw)
+		br := bufio.NewReaderSize(r, 4096)
+		if err := h.Read(br); err != nil {
+			return // refused by fasthttp: ErrBadResponse
+		}
+		if used := len(raw) - br.Buffered() - r.Len(); used != end {
+			t.Fatalf("fasthttp ends the head at %d, checkHead at %d: %q", used, end, raw)
 		}
 	})
 }

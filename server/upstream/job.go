@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"io"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -30,9 +31,31 @@ type Job struct {
 	Resp fasthttp.Response
 
 	// Err is set before Done is called: nil, or exactly one of ErrTimeout,
-	// ErrConnect, ErrUpstreamClosed, ErrBadResponse, ErrBodyTooLarge,
-	// ErrBadRequest, ErrClosed. StatusFor turns it into a status code.
+	// ErrConnect, ErrUpstreamClosed, ErrBadResponse, ErrStalled,
+	// ErrBodyTooLarge, ErrBadRequest, ErrClosed. StatusFor turns it into a
+	// status code.
 	Err error
+
+	// StreamAbove, when > 0, is the largest response body the pool buffers
+	// whole. A longer one (by its Content-Length, or as read so far when the
+	// length is unknown) is handed to Done as Body instead, unread past what
+	// was already buffered, so that the caller can relay it in slices.
+	StreamAbove int
+
+	// Body, when not nil at Done, is the response body still to read: Resp's
+	// header is complete but Resp.Body is empty. Done must read Body until
+	// it returns io.EOF or an error, or stop early; either way it must call
+	// Body.Close before returning, which returns the upstream connection to
+	// its pool (when the body was read whole and cleanly) or closes it. Each
+	// Read waits at most Config.ResponseIdleTimeout for the upstream. Done
+	// may block while it relays Body; the worker serves no other job until
+	// then.
+	Body io.ReadCloser
+
+	// BodyLen is the length of Body when the upstream declared it
+	// (Content-Length), -1 when the body is chunked or ends with the
+	// connection. Meaningful only when Body is not nil.
+	BodyLen int64
 
 	// Cause is the underlying error when Err is not nil (for logs); nil
 	// otherwise.
@@ -72,5 +95,6 @@ func (j *Job) reset() {
 	j.Req.Reset()
 	j.Resp.Reset()
 	j.Err, j.Cause, j.Addr = nil, nil, ""
+	j.StreamAbove, j.Body, j.BodyLen = 0, nil, 0
 	j.Done, j.Ctx = nil, nil
 }

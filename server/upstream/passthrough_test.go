@@ -46,7 +46,7 @@ func TestRequestOnTheWire(t *testing.T) {
 		t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 	}
 	r := <-got
-	want := "GET /x//y?a=%20&b HTTP/1.1\r\nhoST: Up.Test\r\nX-Dup: 1\r\nx-dup: 2\r\nX-Unknown-Thing: ~!\r\n" +
+	want := "GET /x//y?a=%20&b HTTP/1.1\r\nHost: Up.Test\r\nX-Dup: 1\r\nx-dup: 2\r\nX-Unknown-Thing: ~!\r\n" +
 		"Cookie: a=1\r\nCookie: b=2\r\nX-Forwarded-For: 1.2.3.4, 127.0.0.9\r\nVia: 1.1 mcpage\r\n" +
 		"X-Forwarded-Proto: http\r\nAccept-Encoding: gzip\r\n\r\n"
 	if string(r.head) != want {

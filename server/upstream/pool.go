@@ -106,6 +106,10 @@ type worker struct {
 	vec   [2][]byte
 	bufs  net.Buffers
 	tried [maxConnectAttempts]*upstream
+
+	streamAbove int         // the job's StreamAbove
+	prefix      []byte      // scratch for the buffered start of a streamed body
+	body        *bodyStream // set by exchange when the body is streamed
 }
 
 func (p *Pool) work() {

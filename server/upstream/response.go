@@ -35,3 +35,33 @@ func VisitResponse(resp *fasthttp.Response, fn func(name, value []byte)) {
 		fn(name, value)
 	}
 }
+
+// VisitAllResponse calls fn for every header field of resp as received,
+// Content-Length excepted: the end-to-end fields VisitResponse visits, and also
+// the hop-by-hop ones and those named in a Connection field, for which hop is
+// true (VisitResponse skips exactly those).
+//
+// It is for decisions that must see what the upstream said, not only what is
+// passed on: a field the upstream listed in Connection is for this proxy to act
+// on and remove, so a Set-Cookie or Cache-Control: private hidden that way
+// still has to keep a response out of the cache.
+//
+// Order, spelling and the requirements on resp, name, value and fn are those
+// of VisitResponse; it allocates nothing for responses whose Connection fields
+// list at most 16 names and that declare no Trailer. Safe from the goroutine
+// that owns resp.
+func VisitAllResponse(resp *fasthttp.Response, fn func(name, value []byte, hop bool)) {
+	var tokStack [maxInlineTokens][]byte
+	tokens := tokStack[:0]
+	for name, value := range resp.Header.All() {
+		if asciiEqualFold(name, "connection") {
+			tokens = connTokens(tokens, value)
+		}
+	}
+	for name, value := range resp.Header.All() {
+		if asciiEqualFold(name, "content-length") {
+			continue
+		}
+		fn(name, value, IsHopByHop(name) || namedIn(tokens, name))
+	}
+}
