@@ -59,7 +59,8 @@ func (o *origin) lastReq(path string) *http.Request {
 
 func (o *origin) addr() string { return o.Listener.Addr().String() }
 
-// freePort returns a loopback address that was free a moment ago.
+// freePort returns a loopback address that was free a moment ago: only for
+// tests that need an address where nothing listens.
 func freePort(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,7 +82,7 @@ type proxy struct {
 func startProxy(t *testing.T, upstreamAddr string, mod func(*server.Config)) *proxy {
 	t.Helper()
 	cfg := server.Config{
-		Listen: freePort(t),
+		Listen: "127.0.0.1:0", // the kernel picks; Addr reports it (no pick-a-free-port race)
 		Loops:  2,
 		Policy: cachepolicy.Rules{DefaultTTL: time.Minute, MaxTTL: time.Hour},
 	}
@@ -114,7 +115,7 @@ func startProxy(t *testing.T, upstreamAddr string, mod func(*server.Config)) *pr
 			t.Error("Serve did not return after Shutdown")
 		}
 	})
-	return &proxy{Server: s, addr: cfg.Listen}
+	return &proxy{Server: s, addr: s.Addr().String()}
 }
 
 // client is one raw keep-alive connection to the proxy.
