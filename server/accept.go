@@ -32,23 +32,6 @@ import (
 // the connections already open. A listener that fails for good stops the
 // engine, and Serve returns the error.
 
-// engineHandler is what the engine calls: the Server, plus a signal on the
-// first tick. The ticker goroutine starts after every event loop is
-// registered, so from then on Engine.Register may be called (before, it would
-// read the load balancer while gnet is still filling it).
-type engineHandler struct{ *Server }
-
-// OnTick opens the accept goroutine's gate on the first tick, then does the
-// Server's tick.
-func (h engineHandler) OnTick() (time.Duration, gnet.Action) {
-	select {
-	case <-h.loopsUp:
-	default:
-		close(h.loopsUp) // only the engine's single ticker goroutine gets here
-	}
-	return h.Server.OnTick()
-}
-
 // listen binds addr. A literal IPv4 host binds IPv4 only, as gnet's listener
 // did ("0.0.0.0:80" is not also [::]:80).
 func listen(addr string) (net.Listener, error) {

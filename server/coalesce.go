@@ -72,7 +72,7 @@ func (l *loop) releaseWaiters(key []byte, rec []byte) {
 			w.c.serveHit(p, &r)
 			continue
 		}
-		req := &l.req
+		req := &l.reparse // the live request may be in the loop's parse scratch
 		if _, err := httpparse.ParseHead(p.raw, req, &l.s.cfg.Limits); err != nil {
 			w.c.complete(p, appendErrorResponse(p.out[:0], 500, p.keepAlive, labelMiss))
 			continue

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/panjf2000/gnet/v2"
 	"log/slog"
 	"regexp"
 	"time"
@@ -25,9 +26,12 @@ type Config struct {
 	Upstream upstream.Config
 
 	// NewStore returns the page store handle for one event loop; it is called once
-	// per loop, on that loop, before the loop serves its first request. nil → one
+	// per loop, on that loop (el), before the loop serves its first request. The
+	// store may enroll connections of its own on el (mcclient.LoopClient): their
+	// events reach them through the server's handler. It may implement the
+	// optional pagestore hooks (Corker, Sweeper, Pender, Closer). nil → one
 	// embedded in-process store of StoreSize bytes shared by all loops.
-	NewStore func(loop int) pagestore.Store
+	NewStore func(loop int, el gnet.EventLoop) pagestore.Store
 
 	// StoreSize bounds the embedded store in bytes. 0 → 256 MiB.
 	StoreSize int64

@@ -59,12 +59,6 @@ type conn struct {
 	q         []*pending
 	free      []*pending
 	nextToken uint64
-
-	// cur and curRaw/curBody are the request being dispatched, valid only while a
-	// synchronous store lookup runs inside dispatch.
-	cur     *httpparse.Request
-	curRaw  []byte
-	curBody []byte
 }
 
 // pending is one request's slot in the response queue.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/panjf2000/gnet/v2"
 
 	"github.com/mcpage/mcpage/server"
 	"github.com/mcpage/mcpage/server/pagestore"
@@ -375,7 +376,7 @@ func TestStoredPageDecodingTooLargeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	shared := func(int) pagestore.Store { return store }
+	shared := func(int, gnet.EventLoop) pagestore.Store { return store }
 	page := textPage(3<<20, 4)
 	o := newOrigin(t)
 	o.handle("/one", servePage(page, ""))                                           // fill gzips it: one member

@@ -89,9 +89,14 @@ func (c *conn) cookieBypass(req *httpparse.Request) bool {
 }
 
 // lookup asks the loop's store for the page. The embedded store answers
-// inside Get (PageLookup runs before Get returns, with c.cur still set); an
-// asynchronous store answers later, so the request is copied into the slot
-// first in case it turns out to be a miss.
+// inside Get, for this very request: PageLookup then finds it in l.live and
+// forwards a miss from the connection buffer without a copy. An asynchronous
+// store answers later, so the request is copied into the slot first in case
+// it turns out to be a miss. An asynchronous store may also answer EARLIER
+// lookups from inside this Get (a failed write to memcached fails every
+// operation pending on that connection): l.live names the token it belongs
+// to, so such an answer is matched with its own slot's copy, never with the
+// request being dispatched now.
 func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 	s := c.l.s
 	p.gzipOK = cachepolicy.AcceptsEncoding(req.AcceptEncoding, "gzip")
@@ -102,9 +107,28 @@ func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 	if !c.l.syncStore {
 		p.raw = append(p.raw, raw...)
 	}
-	c.cur, c.curRaw = req, raw
-	c.l.store.Get(p.key, c, p.token)
-	c.cur, c.curRaw = nil, nil
+	l := c.l
+	l.live = liveLookup{c: c, token: p.token, req: req, raw: raw}
+	l.store.Get(p.key, c, p.token)
+	l.live = liveLookup{}
+}
+
+// liveLookup is the request whose store lookup is running inside Get on a
+// loop: its head is still in the connection buffer. Loop-only.
+type liveLookup struct {
+	c     *conn
+	token uint64
+	req   *httpparse.Request
+	raw   []byte
+}
+
+// liveFor returns the live request for c's slot token, or nil when the answer
+// is not for the lookup being dispatched.
+func (l *loop) liveFor(c *conn, token uint64) *liveLookup {
+	if l.live.c == c && l.live.token == token && l.live.req != nil {
+		return &l.live
+	}
+	return nil
 }
 
 // PageLookup is the store's answer for slot token (pagestore.Handler). It runs
@@ -136,10 +160,16 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 	} else if err != nil {
 		l.s.stats.StoreErrors.Add(1)
 	}
-	req := c.cur
-	if req == nil {
-		// Asynchronous answer: the connection buffer is gone; re-parse the copy.
-		req = &l.req
+	var req *httpparse.Request
+	raw := p.raw
+	if live := l.liveFor(c, token); live != nil {
+		req, raw = live.req, live.raw
+	} else {
+		// Not the request being dispatched (an asynchronous answer, or an
+		// earlier lookup failed from inside a later Get): re-parse its copy.
+		// l.reparse, not the loop's parse scratch: the request being
+		// dispatched may live there while this runs inside its Get.
+		req = &l.reparse
 		if _, perr := httpparse.ParseHead(p.raw, req, &l.s.cfg.Limits); perr != nil {
 			c.complete(p, appendErrorResponse(p.out[:0], 500, p.keepAlive, "MISS"))
 			return
@@ -148,10 +178,6 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 	if stale != nil {
 		c.forward(p, req, nil, kindRevalidate, stale)
 		return
-	}
-	raw := p.raw
-	if c.cur != nil {
-		raw = c.curRaw
 	}
 	if c.joinFill(p, raw) {
 		return

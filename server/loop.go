@@ -21,7 +21,13 @@ type loop struct {
 	// syncStore: the store answers Get before it returns (the embedded one), so
 	// a miss can be forwarded from the live request without copying it.
 	syncStore bool
-	req       httpparse.Request // scratch for re-parsing a copied request
+	// req is the parser's scratch: the request onTraffic is parsing and
+	// dispatching, on whichever connection (a request is parsed and
+	// dispatched within one OnTraffic, so one per loop suffices). A request
+	// whose body spans reads keeps its head in its connection's partial.
+	req     httpparse.Request
+	reparse   httpparse.Request // scratch for re-parsing a slot's copy (PageLookup)
+	live      liveLookup        // the lookup running inside store.Get (dispatch.go)
 	conns     map[*conn]struct{}
 	fills     map[string][]waiter // cache fills in flight on this loop, by key (coalesce.go)
 
@@ -31,8 +37,21 @@ type loop struct {
 	now  time.Time   // clock read once per event
 	dec  *decodedLRU // identity bodies of compressed records, for clients that can't take gzip
 
+	// Recycled per-request state, shared by the loop's connections so that an
+	// idle connection holds none of it (idle.go): response slots, one partial
+	// request and one request-body buffer.
+	slots     []*pending
+	spare     *partial
+	spareBody []byte
+
 	// blocked lists connections whose output is above Config.MaxOutbound,
 	// for the drain pass (output.go); blockedSpare is its recycled twin.
+	// The store's optional hooks (pagestore.Corker, ...), nil when absent.
+	corker pagestore.Corker
+	pender pagestore.Pender
+	closer pagestore.Closer
+	sweep  *storeSweep // the store's own sweep timer (pagestore.Sweeper)
+
 	blocked, blockedSpare []*conn
 	drainTimer            *time.Timer // runs the drain pass (created on first use)
 	drainScheduled        bool
@@ -49,7 +68,13 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 		keyb:  make([]byte, 0, 512),
 	}
 	if s.cfg.NewStore != nil {
-		l.store = s.cfg.NewStore(idx)
+		l.store = s.cfg.NewStore(idx, el)
+		l.corker, _ = l.store.(pagestore.Corker)
+		l.pender, _ = l.store.(pagestore.Pender)
+		l.closer, _ = l.store.(pagestore.Closer)
+		if sw, ok := l.store.(pagestore.Sweeper); ok {
+			l.startStoreSweep(sw)
+		}
 	} else {
 		l.store = s.embedded
 		l.syncStore = true

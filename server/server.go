@@ -48,18 +48,18 @@ var (
 // Server is one mcpage instance. Create it with New, run it with Serve, stop it
 // with Shutdown (from any goroutine).
 type Server struct {
-	gnet.BuiltinEventEngine
-
 	cfg       Config
 	reqRules  cachepolicy.RequestRules
 	keyPrefix []byte
 	pool      *upstream.Pool
 	embedded  *pagestore.Embedded // nil when cfg.NewStore is set
 
-	mu     sync.Mutex
-	loops  map[gnet.EventLoop]*loop
-	engine gnet.Engine
-	booted chan struct{} // closed by OnBoot, under mu
+	mu    sync.Mutex
+	loops map[gnet.EventLoop]*loop
+	// loopView is a read-only copy of loops, replaced whenever a loop is added.
+	loopView atomic.Pointer[map[gnet.EventLoop]*loop]
+	engine   gnet.Engine
+	booted   chan struct{} // closed by OnBoot, under mu
 
 	// Accepting (accept.go). The server accepts on its own listener and hands
 	// each connection to the engine; gnet listens only on an unreachable
@@ -170,7 +170,7 @@ func (s *Server) Serve() error {
 	if loops <= 0 {
 		loops = runtime.GOMAXPROCS(0)
 	}
-	err = gnet.Rotate(engineHandler{s}, []string{ph},
+	err = gnet.Rotate(&engineHandler{s: s}, []string{ph},
 		gnet.WithNumEventLoop(loops),
 		gnet.WithReusePort(false),
 		// Register is called from the accept goroutine: RoundRobin's
@@ -253,10 +253,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.cfg.Logger.Warn("shutdown: responses still in flight at deadline", "inflight", s.inflight.Load())
-			return s.stopEngine()
+			return s.closeAndStop()
 		case <-t.C:
 		}
 	}
+	// Pages fetched before the shutdown are still being written to a network
+	// store: wait for them too, within the same deadline.
+	for s.storesPending(ctx) > 0 {
+		select {
+		case <-ctx.Done():
+			s.cfg.Logger.Warn("shutdown: store operations still in flight at deadline")
+			return s.closeAndStop()
+		case <-t.C:
+		}
+	}
+	return s.closeAndStop()
+}
+
+// closeAndStop closes every loop's store on its loop, then stops the engine.
+func (s *Server) closeAndStop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	s.closeStores(ctx)
+	cancel()
 	return s.stopEngine()
 }
 
@@ -272,79 +290,6 @@ func (s *Server) stopEngine() error {
 		return fmt.Errorf("server: stop: %w", err)
 	}
 	return nil
-}
-
-// OnBoot records the engine so Shutdown can stop it, removes the placeholder
-// socket's path (nobody can connect to it from now on) and starts the accept
-// goroutine. If Shutdown came first, the engine is not started.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
-	removePlaceholder(s.placeholder)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped.Load() {
-		s.stopCalled.Store(true)
-		return gnet.Shutdown
-	}
-	s.engine = eng
-	close(s.booted)
-	go s.acceptLoop(eng, s.ln)
-	return gnet.None
-}
-
-// loopFor returns the per-loop state of el, creating it on first use. It is
-// called on el's own goroutine (from OnOpen), so the loop state it creates is
-// initialised on the loop that owns it.
-func (s *Server) loopFor(el gnet.EventLoop) *loop {
-	s.mu.Lock()
-	l := s.loops[el]
-	if l == nil {
-		l = newLoop(s, el, len(s.loops))
-		s.loops[el] = l
-	}
-	s.mu.Unlock()
-	return l
-}
-
-// OnOpen attaches connection state. While draining, new connections are
-// closed at once: Shutdown closes the listener first, but a connection the
-// accept goroutine was handing over may still arrive.
-func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if s.draining.Load() {
-		return nil, gnet.Close
-	}
-	l := s.loopFor(c.EventLoop())
-	c.SetContext(l.newConn(c))
-	s.stats.Conns.Add(1)
-	return nil, gnet.None
-}
-
-// OnClose releases the connection's state; responses still being fetched are
-// dropped when they come back.
-func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
-	if cn, ok := c.Context().(*conn); ok {
-		cn.release()
-	}
-	return gnet.None
-}
-
-// OnTraffic parses and dispatches every complete request in the buffer.
-func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
-	cn, ok := c.Context().(*conn)
-	if !ok {
-		return gnet.Close
-	}
-	return cn.onTraffic()
-}
-
-// OnTick hands the timeout sweep to every loop; the sweep itself runs on the
-// loop, since connection state is loop-only.
-func (s *Server) OnTick() (time.Duration, gnet.Action) {
-	s.mu.Lock()
-	for _, l := range s.loops {
-		_ = l.el.Execute(context.Background(), l)
-	}
-	s.mu.Unlock()
-	return sweepInterval(s.cfg.ReadTimeout), gnet.None
 }
 
 // sweepInterval is how often idle connections are looked at: often enough
@@ -374,3 +319,34 @@ type Stats struct {
 
 // Stats returns the live counters.
 func (s *Server) Stats() *Stats { return &s.stats }
+
+// loopOf returns el's loop state, or nil if no client has used el yet. It
+// takes no lock: store connections' events call it on every reply.
+func (s *Server) loopOf(el gnet.EventLoop) *loop {
+	if m := s.loopView.Load(); m != nil {
+		return (*m)[el]
+	}
+	return nil
+}
+
+// loopFor returns the per-loop state of el, creating it on first use. It is
+// called on el's own goroutine (from OnOpen), so the loop state it creates is
+// initialised on the loop that owns it.
+func (s *Server) loopFor(el gnet.EventLoop) *loop {
+	if l := s.loopOf(el); l != nil {
+		return l
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.loops[el]
+	if l == nil {
+		l = newLoop(s, el, len(s.loops))
+		s.loops[el] = l
+		view := make(map[gnet.EventLoop]*loop, len(s.loops))
+		for k, v := range s.loops {
+			view[k] = v
+		}
+		s.loopView.Store(&view) // copy on write: loops are added at most Loops times
+	}
+	return l
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/mcpage/mcpage/mcclient"
+)
+
+// engineHandler is what the gnet engine calls. It is unexported so that the
+// Server's API is not the engine's: nobody outside can feed a Server fake
+// events. Not every connection on a loop is a client: a network page store
+// enrolls its own connections on the loops (mcclient's LoopClient: its
+// connections' contexts implement mcclient.LoopConnHandler), and their
+// events go to their owner, after the loop's clock has been read, so that a
+// store reply handled on the loop sees the time of its own event.
+type engineHandler struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+// OnBoot records the engine so Shutdown can stop it, removes the placeholder
+// socket's path (nobody can connect to it from now on) and starts the accept
+// goroutine. If Shutdown came first, the engine is not started.
+func (h *engineHandler) OnBoot(eng gnet.Engine) gnet.Action {
+	s := h.s
+	removePlaceholder(s.placeholder)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped.Load() {
+		s.stopCalled.Store(true)
+		return gnet.Shutdown
+	}
+	s.engine = eng
+	close(s.booted)
+	go s.acceptLoop(eng, s.ln)
+	return gnet.None
+}
+
+// OnOpen attaches client connection state, or hands a store connection to
+// its owner. While draining, new client connections are closed at once:
+// Shutdown closes the listener first, but a connection the accept goroutine
+// was handing over may still arrive.
+func (h *engineHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	s := h.s
+	if o := mcclient.LoopConn(c); o != nil {
+		if l := s.loopOf(c.EventLoop()); l != nil {
+			l.now = time.Now()
+		}
+		return o.OnOpen(c)
+	}
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	l := s.loopFor(c.EventLoop())
+	c.SetContext(l.newConn(c))
+	s.stats.Conns.Add(1)
+	return nil, gnet.None
+}
+
+// OnClose releases a client connection's state (responses still being
+// fetched are dropped when they come back), or tells a store connection's
+// owner, which fails the operations pending on it.
+func (h *engineHandler) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch x := c.Context().(type) {
+	case *conn:
+		x.release()
+	case mcclient.LoopConnHandler:
+		if l := h.s.loopOf(c.EventLoop()); l != nil {
+			l.now = time.Now()
+		}
+		return x.OnClose(c, err)
+	}
+	return gnet.None
+}
+
+// OnTraffic parses and dispatches every complete request in a client's
+// buffer, with the loop's store corked so that every lookup the requests
+// start leaves in one write; or hands a store connection's bytes to its
+// owner.
+func (h *engineHandler) OnTraffic(c gnet.Conn) gnet.Action {
+	switch x := c.Context().(type) {
+	case *conn:
+		l := x.l
+		l.now = time.Now()
+		if l.corker != nil {
+			l.corker.Cork()
+			defer l.corker.Uncork()
+		}
+		return x.onTraffic()
+	case mcclient.LoopConnHandler:
+		if l := h.s.loopOf(c.EventLoop()); l != nil {
+			l.now = time.Now()
+		}
+		return x.OnTraffic(c)
+	}
+	return gnet.Close
+}
+
+// OnTick opens the accept goroutine's gate on the first tick (the ticker
+// goroutine starts after every event loop is registered, so from then on
+// Engine.Register may be called), then hands the timeout sweep to every loop;
+// the sweep itself runs on the loop, since connection state is loop-only.
+func (h *engineHandler) OnTick() (time.Duration, gnet.Action) {
+	s := h.s
+	select {
+	case <-s.loopsUp:
+	default:
+		close(s.loopsUp) // only the engine's single ticker goroutine gets here
+	}
+	s.mu.Lock()
+	for _, l := range s.loops {
+		_ = l.el.Execute(context.Background(), l)
+	}
+	s.mu.Unlock()
+	return sweepInterval(s.cfg.ReadTimeout), gnet.None
+}

@@ -1,0 +1,39 @@
+package pagestore
+
+import "time"
+
+// Optional interfaces of a Store. A network store (memcached) needs more of
+// its event loop than Get, Set and Delete: the server looks for these once
+// per loop, when it builds the loop's store, and calls them on that loop
+// only.
+
+// Corker batches writes. The server calls Cork before it handles one client
+// connection's bytes and Uncork after, so every lookup started by the
+// requests of one read leaves in one write (pipelining). Calls nest.
+type Corker interface {
+	Cork()
+	Uncork()
+}
+
+// Sweeper has timers (operation deadlines, reconnect backoff, probes of
+// ejected servers). The server calls Sweep every SweepEvery, with the loop's
+// clock, independently of the client read timeout.
+type Sweeper interface {
+	Sweep(now time.Time)
+	SweepEvery() time.Duration
+}
+
+// Pender reports how many operations (lookups, stores, deletes) are in
+// flight. Shutdown waits, within its deadline, until every loop's store
+// reports 0, so that pages fetched before the shutdown are stored.
+type Pender interface {
+	Pending() int
+}
+
+// Closer is told that the engine is about to stop. Close runs on the loop,
+// once, after Shutdown has waited for responses and Pending; it must answer
+// every lookup still pending (PageLookup with an error) and close the
+// store's connections. No method is called after it.
+type Closer interface {
+	Close()
+}
