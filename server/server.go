@@ -201,9 +201,25 @@ func (s *Server) Serve() error {
 }
 
 // closeResources releases what New created, once Serve is over.
+//
+// Closing the upstream pool waits for exchanges in flight, which the
+// upstream timeout bounds; Serve waits for that at most ShutdownTimeout (a
+// Shutdown that reached its deadline has already dropped their clients) and
+// leaves the rest to finish in the background.
 func (s *Server) closeResources() {
 	if s.pool != nil {
-		s.pool.Close()
+		closed := make(chan struct{})
+		go func() {
+			s.pool.Close()
+			close(closed)
+		}()
+		t := time.NewTimer(s.cfg.ShutdownTimeout)
+		select {
+		case <-closed:
+		case <-t.C:
+			s.cfg.Logger.Warn("shutdown: upstream exchanges still running; not waiting for them")
+		}
+		t.Stop()
 	}
 	if s.embedded != nil {
 		s.embedded.Close()
