@@ -31,29 +31,30 @@ const MaxMethodLen = 32
 // CRLF included. A longer one is ErrChunk (400).
 const MaxChunkLine = 4096
 
+// The defaults Limits' zero fields stand for.
 const (
-	defaultMaxHeaderBytes = 16 << 10
-	defaultMaxHeaders     = 100
-	defaultMaxBodyBytes   = 10 << 20
+	DefaultMaxHeaderBytes = 16 << 10
+	DefaultMaxHeaders     = 100
+	DefaultMaxBodyBytes   = 10 << 20
 )
 
 func (l *Limits) headerBytes() int {
 	if l == nil || l.MaxHeaderBytes <= 0 {
-		return defaultMaxHeaderBytes
+		return DefaultMaxHeaderBytes
 	}
 	return l.MaxHeaderBytes
 }
 
 func (l *Limits) headers() int {
 	if l == nil || l.MaxHeaders <= 0 {
-		return defaultMaxHeaders
+		return DefaultMaxHeaders
 	}
 	return min(l.MaxHeaders, MaxHeadersCap)
 }
 
 func (l *Limits) bodyBytes() int64 {
 	if l == nil || l.MaxBodyBytes <= 0 {
-		return defaultMaxBodyBytes
+		return DefaultMaxBodyBytes
 	}
 	return l.MaxBodyBytes
 }

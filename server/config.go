@@ -113,47 +113,63 @@ type Config struct {
 	decodeMem *decodeBudget
 }
 
+// The defaults of Config's fields: withDefaults and cmd/mcpage's flags both
+// take them from here.
+const (
+	DefaultStoreSize       = 256 << 20
+	DefaultCompressMin     = 2048
+	DefaultMaxItem         = 8 << 20
+	DefaultMaxDecoded      = 8 << 20
+	DefaultMaxDecodeMemory = 64 << 20
+	DefaultReadTimeout     = 30 * time.Second
+	DefaultMaxOutbound     = 1 << 20
+	DefaultMaxInbound      = 256 << 10
+	DefaultMaxPipeline     = 64
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultAcceptPause     = 500 * time.Millisecond
+)
+
 func (c *Config) withDefaults() Config {
 	d := *c
 	if d.StoreSize == 0 {
-		d.StoreSize = 256 << 20
+		d.StoreSize = DefaultStoreSize
 	}
 	if d.CompressMin == 0 {
-		d.CompressMin = 2048
+		d.CompressMin = DefaultCompressMin
 	}
 	if d.MaxItem == 0 {
-		d.MaxItem = 8 << 20
+		d.MaxItem = DefaultMaxItem
 	}
 	if d.MaxDecoded <= 0 {
-		d.MaxDecoded = 8 << 20
+		d.MaxDecoded = DefaultMaxDecoded
 	}
 	if d.MaxDecodeMemory <= 0 {
-		d.MaxDecodeMemory = 64 << 20
+		d.MaxDecodeMemory = DefaultMaxDecodeMemory
 	}
 	if d.MaxDecodeMemory < 2*int64(d.MaxDecoded) {
 		d.MaxDecodeMemory = 2 * int64(d.MaxDecoded)
 	}
 	d.decodeMem = newDecodeBudget(d.MaxDecodeMemory)
 	if d.ReadTimeout == 0 {
-		d.ReadTimeout = 30 * time.Second
+		d.ReadTimeout = DefaultReadTimeout
 	}
 	if d.MaxOutbound <= 0 {
-		d.MaxOutbound = 1 << 20
+		d.MaxOutbound = DefaultMaxOutbound
 	}
 	if d.MaxInbound <= 0 {
-		d.MaxInbound = 256 << 10
+		d.MaxInbound = DefaultMaxInbound
 	}
 	if hb := d.Limits.MaxHeaderBytes; d.MaxInbound < 2*hb {
 		d.MaxInbound = 2 * hb
 	}
 	if d.MaxPipeline == 0 {
-		d.MaxPipeline = 64
+		d.MaxPipeline = DefaultMaxPipeline
 	}
 	if d.ShutdownTimeout == 0 {
-		d.ShutdownTimeout = 10 * time.Second
+		d.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if d.AcceptPause <= 0 {
-		d.AcceptPause = 500 * time.Millisecond
+		d.AcceptPause = DefaultAcceptPause
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()

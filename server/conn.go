@@ -42,22 +42,19 @@ type conn struct {
 	outSince   int64
 
 	// bodySince is when the body being read last made progress (at least
-	// bodyStep bytes since bodyMark, or its start): a body read that stalls
+	// bodyStep bytes since rb.mark, or its start): a body read that stalls
 	// for ReadTimeout closes the connection.
 	bodySince int64
-	bodyMark  int64
-	bodyRead  int64
 
-	req      httpparse.Request
-	inBody   bool   // head parsed, body still arriving
-	headCopy []byte // owned copy of the head while its body arrives over several reads
-	body     []byte // the request body: a view into the read buffer, or bodyBuf
-	bodyBuf  []byte // owned storage for a body accumulated over several reads
-	need     int64  // Content-Length bytes still to read
-	chunk    httpparse.ChunkedDecoder
+	// The request body being read, from its head to its dispatch: rb and
+	// bodyBuf are lent by the loop and given back once the body has been
+	// dispatched, so an idle connection holds neither (idle.go). inBody: the
+	// body spans reads, and rb holds its head.
+	inBody  bool
+	rb      *bodyState
+	bodyBuf []byte // owned storage for a body accumulated in rb.body (nil when none)
 
 	q         []*pending
-	free      []*pending
 	nextToken uint64
 }
 
@@ -100,13 +97,7 @@ func (l *loop) newConn(gc gnet.Conn) *conn {
 func (c *conn) waiting() int { return len(c.q) }
 
 func (c *conn) push() *pending {
-	var p *pending
-	if n := len(c.free); n > 0 {
-		p = c.free[n-1]
-		c.free = c.free[:n-1]
-	} else {
-		p = &pending{}
-	}
+	p := c.l.takeSlot()
 	c.nextToken++
 	p.token = c.nextToken
 	p.ready = false
@@ -130,26 +121,26 @@ func (c *conn) find(token uint64) *pending {
 	return nil
 }
 
-// popFront recycles the head slot. Its out buffer is kept for reuse unless it
-// is large (a big miss response), so idle connections hold little memory.
+// popFront recycles the head slot through the loop's free list (idle.go),
+// which keeps its buffers for the next request on any connection unless they
+// are large, so idle connections hold no slots.
 func (c *conn) popFront() {
 	p := c.q[0]
 	copy(c.q, c.q[1:])
 	c.q[len(c.q)-1] = nil
 	c.q = c.q[:len(c.q)-1]
-	p.body = nil
 	if len(c.q) == 0 {
 		c.since = c.l.now.UnixNano()
+		if cap(c.q) > maxIdleQueue {
+			c.q = nil // a deep pipeline's queue is not kept for an idle connection
+		}
 	}
-	if cap(p.out) > 64<<10 {
-		p.out = nil
-	}
-	if cap(p.raw) > 64<<10 || cap(p.rawB) > 64<<10 {
-		p.raw, p.rawB = nil, nil
-	}
-	c.free = append(c.free, p)
+	c.l.putSlot(p)
 	c.l.s.inflight.Add(-1)
 }
+
+// maxIdleQueue is the largest queue capacity an idle connection keeps.
+const maxIdleQueue = 4
 
 // release runs from OnClose: outstanding responses are dropped (their upstream
 // results still update the store when they arrive).
@@ -166,7 +157,10 @@ func (c *conn) release() {
 	}
 	c.l.s.inflight.Add(-int64(len(c.q)))
 	c.q = nil
-	c.free = nil
+	// A body being read is dropped, not recycled: release may run inside
+	// dispatch (a failed write closes the connection), which may still be
+	// using the body state's request.
+	c.inBody, c.rb, c.bodyBuf = false, nil, nil
 	delete(c.l.conns, c)
 }
 
@@ -244,8 +238,9 @@ func (c *conn) flush() {
 }
 
 // onTraffic parses every complete request in the inbound buffer and dispatches
-// it. Views into the buffer die at Discard, so anything that must outlive this
-// call is copied first (headCopy, pending fields, the upstream request).
+// it, parsing into the loop's scratch Request. Views into the buffer die at
+// Discard, so anything that must outlive this call is copied first (a head
+// whose body spans reads, pending fields, the upstream request).
 func (c *conn) onTraffic() gnet.Action {
 	c.l.now = time.Now()
 	buf, _ := c.gc.Peek(-1)
@@ -273,10 +268,15 @@ func (c *conn) onTraffic() gnet.Action {
 				break
 			}
 			c.inBody = false
-			c.dispatch(&c.req, c.headCopy, c.body)
+			rb := c.rb
+			c.dispatch(&rb.req, rb.head, rb.body)
+			c.endBody()
 			continue
 		}
-		n, err := httpparse.ParseHead(buf[off:], &c.req, lim)
+		// The loop's parse scratch: nothing of it outlives this iteration
+		// (idle.go).
+		req := &c.l.req
+		n, err := httpparse.ParseHead(buf[off:], req, lim)
 		if err == httpparse.ErrNeedMore {
 			break
 		}
@@ -286,18 +286,19 @@ func (c *conn) onTraffic() gnet.Action {
 		}
 		head := buf[off : off+n]
 		off += n
-		if c.req.HasBody() && c.req.IsGetOrHead() {
+		if req.HasBody() && req.IsGetOrHead() {
 			c.reject(errBodyWithGet)
 			break
 		}
-		if !c.req.HasBody() {
-			c.dispatch(&c.req, head, nil)
+		if !req.HasBody() {
+			c.dispatch(req, head, nil)
 			continue
 		}
 		// A body follows: read as much as this buffer holds. If it is all here the
-		// head views are still valid; otherwise copy the head, re-parse the copy
-		// so the views point into memory we own, and wait for more.
-		c.startBody()
+		// head views are still valid; otherwise copy the head into the
+		// connection's body state, re-parse the copy so the views point into
+		// memory it owns, and wait for more.
+		c.startBody(req)
 		bn, done, berr := c.readBody(buf[off:])
 		off += bn
 		if berr != nil {
@@ -305,13 +306,15 @@ func (c *conn) onTraffic() gnet.Action {
 			break
 		}
 		if done {
-			c.dispatch(&c.req, head, c.body)
+			c.dispatch(req, head, c.rb.body)
+			c.endBody()
 			continue
 		}
-		c.headCopy = append(c.headCopy[:0], head...)
-		_, _ = httpparse.ParseHead(c.headCopy, &c.req, lim)
+		rb := c.rb
+		rb.head = append(rb.head[:0], head...)
+		_, _ = httpparse.ParseHead(rb.head, &rb.req, lim)
 		c.inBody = true
-		if c.req.Expect100 && len(c.q) == 0 {
+		if rb.req.Expect100 && len(c.q) == 0 {
 			_, _ = c.gc.Write(continue100)
 		}
 		break
@@ -338,47 +341,69 @@ const bodyStep = 1024
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
-func (c *conn) startBody() {
-	c.bodySince, c.bodyMark, c.bodyRead = c.l.now.UnixNano(), 0, 0
-	c.body = c.bodyBuf[:0]
-	if c.req.Chunked {
-		c.chunk.Reset(&c.l.s.cfg.Limits)
-		c.need = -1
+// startBody prepares to read req's body: the loop lends the connection its
+// body state and buffer until endBody.
+func (c *conn) startBody(req *httpparse.Request) {
+	rb := c.l.takeBody()
+	c.rb = rb
+	if c.bodyBuf == nil {
+		c.bodyBuf = c.l.takeBodyBuf()
+	}
+	c.bodySince, rb.mark, rb.read = c.l.now.UnixNano(), 0, 0
+	rb.body = c.bodyBuf[:0]
+	if req.Chunked {
+		rb.chunk.Reset(&c.l.s.cfg.Limits)
+		rb.need = -1
 	} else {
-		c.need = c.req.ContentLength
+		rb.need = req.ContentLength
+	}
+}
+
+// endBody gives the body state and buffer back to the loop once the body has
+// been dispatched (or the connection rejected or closed).
+func (c *conn) endBody() {
+	c.inBody = false
+	if c.rb != nil {
+		c.l.putBody(c.rb)
+		c.rb = nil
+	}
+	if c.bodyBuf != nil {
+		c.l.putBodyBuf(c.bodyBuf)
+		c.bodyBuf = nil
 	}
 }
 
 // readBody consumes body bytes from src. A Content-Length body that is wholly
 // in src is returned as a view (no copy); otherwise bytes are appended to
-// c.body. It reports how much of src it consumed and whether the body is done.
+// rb.body. It reports how much of src it consumed and whether the body is done.
 func (c *conn) readBody(src []byte) (n int, done bool, err error) {
+	rb := c.rb
 	defer func() {
 		// A read that brings less than bodyStep new bytes does not renew the
 		// stall deadline: a body dripped a byte at a time still times out.
-		if c.bodyRead += int64(n); c.bodyRead-c.bodyMark >= bodyStep {
-			c.bodyMark, c.bodySince = c.bodyRead, c.l.now.UnixNano()
+		if rb.read += int64(n); rb.read-rb.mark >= bodyStep {
+			rb.mark, c.bodySince = rb.read, c.l.now.UnixNano()
 		}
 	}()
-	if c.need < 0 {
-		out, n, done, err := c.chunk.Decode(c.body, src)
-		c.body, c.bodyBuf = out, out
+	if rb.need < 0 {
+		out, n, done, err := rb.chunk.Decode(rb.body, src)
+		rb.body, c.bodyBuf = out, out
 		return n, done, err
 	}
-	if len(c.body) == 0 && int64(len(src)) >= c.need && !c.inBody {
-		c.body = src[:c.need]
-		n := int(c.need)
-		c.need = 0
+	if len(rb.body) == 0 && int64(len(src)) >= rb.need && !c.inBody {
+		rb.body = src[:rb.need]
+		n := int(rb.need)
+		rb.need = 0
 		return n, true, nil
 	}
 	n = len(src)
-	if int64(n) > c.need {
-		n = int(c.need)
+	if int64(n) > rb.need {
+		n = int(rb.need)
 	}
-	c.body = append(c.body, src[:n]...)
-	c.bodyBuf = c.body
-	c.need -= int64(n)
-	return n, c.need == 0, nil
+	rb.body = append(rb.body, src[:n]...)
+	c.bodyBuf = rb.body
+	rb.need -= int64(n)
+	return n, rb.need == 0, nil
 }
 
 // reject answers a malformed request with its precise status and closes the
@@ -389,7 +414,7 @@ func (c *conn) reject(err error) {
 		e = &httpparse.Error{Status: 400, Reason: "bad request"}
 	}
 	c.l.s.stats.Errors.Add(1)
-	c.inBody = false
+	c.endBody()
 	p := c.push()
 	p.keepAlive = false
 	p.out = httpparse.AppendErrorResponse(p.out[:0], e)

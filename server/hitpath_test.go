@@ -63,6 +63,7 @@ func hitFixture(t testing.TB) (*conn, *memConn, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.closeResources) // the upstream pool's workers and the store's goroutines
 	l := newLoop(s, nil, 0)
 	mc := &memConn{remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}}
 	c := l.newConn(mc)

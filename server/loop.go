@@ -24,12 +24,12 @@ type loop struct {
 	// req is the parser's scratch: the request onTraffic is parsing and
 	// dispatching, on whichever connection (a request is parsed and
 	// dispatched within one OnTraffic, so one per loop suffices). A request
-	// whose body spans reads keeps its head in its connection's partial.
+	// whose body spans reads keeps its head in its connection's bodyState.
 	req     httpparse.Request
-	reparse   httpparse.Request // scratch for re-parsing a slot's copy (PageLookup)
-	live      liveLookup        // the lookup running inside store.Get (dispatch.go)
-	conns     map[*conn]struct{}
-	fills     map[string][]waiter // cache fills in flight on this loop, by key (coalesce.go)
+	reparse httpparse.Request // scratch for re-parsing a slot's copy (PageLookup)
+	live    liveLookup        // the lookup running inside store.Get (dispatch.go)
+	conns   map[*conn]struct{}
+	fills   map[string][]waiter // cache fills in flight on this loop, by key (coalesce.go)
 
 	hdr  []byte      // response head being built for a hit
 	iov  [2][]byte   // Writev vector: head, body
@@ -38,10 +38,10 @@ type loop struct {
 	dec  *decodedLRU // identity bodies of compressed records, for clients that can't take gzip
 
 	// Recycled per-request state, shared by the loop's connections so that an
-	// idle connection holds none of it (idle.go): response slots, one partial
-	// request and one request-body buffer.
+	// idle connection holds none of it (idle.go): response slots, one body
+	// state and one request-body buffer.
 	slots     []*pending
-	spare     *partial
+	spare     *bodyState
 	spareBody []byte
 
 	// blocked lists connections whose output is above Config.MaxOutbound,

@@ -56,14 +56,14 @@ func (o *options) storeName() string {
 // the flag.
 func parseFlags(args []string, out io.Writer) (*options, error) {
 	o := &options{
-		storeSize:      256 << 20,
-		compressMin:    2048,
-		maxItem:        8 << 20,
-		maxHeaderBytes: 16 << 10,
-		maxBodyBytes:   10 << 20,
-		maxOutbound:    1 << 20,
-		maxInbound:     256 << 10,
-		maxDecoded:     8 << 20,
+		storeSize:      server.DefaultStoreSize,
+		compressMin:    server.DefaultCompressMin,
+		maxItem:        server.DefaultMaxItem,
+		maxHeaderBytes: httpparse.DefaultMaxHeaderBytes,
+		maxBodyBytes:   httpparse.DefaultMaxBodyBytes,
+		maxOutbound:    server.DefaultMaxOutbound,
+		maxInbound:     server.DefaultMaxInbound,
+		maxDecoded:     server.DefaultMaxDecoded,
 	}
 	fs := flag.NewFlagSet("mcpage", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -78,15 +78,15 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.keyPrefix, "key-prefix", "", "prefix of every cache key")
 	fs.StringVar(&o.bypassCookie, "bypass-cookie", "", "regexp on cookie names: a request carrying a matching cookie skips the cache; empty = any cookie")
 	fs.IntVar(&o.loops, "loops", 0, "event loops; 0 = GOMAXPROCS")
-	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "close connections idle, or sending a request, for this long")
-	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", 30*time.Second, "limit on one upstream exchange (502/504 after it)")
-	fs.IntVar(&o.upstreamMaxConns, "upstream-max-conns", 1024, "connections per upstream server")
+	fs.DurationVar(&o.readTimeout, "read-timeout", server.DefaultReadTimeout, "close connections idle, or sending a request, for this long")
+	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", upstream.DefaultTimeout, "limit on one upstream exchange (502/504 after it)")
+	fs.IntVar(&o.upstreamMaxConns, "upstream-max-conns", upstream.DefaultMaxConnsPerAddr, "connections per upstream server")
 	fs.Var(&o.maxHeaderBytes, "max-header-bytes", "limit on a request line plus headers (431 past it)")
 	fs.Var(&o.maxBodyBytes, "max-body-bytes", "limit on a request body (413 past it)")
 	fs.Var(&o.maxOutbound, "max-outbound", "per connection: response bytes buffered for a client that has not read them; past it the proxy stops producing responses for it")
 	fs.Var(&o.maxInbound, "max-inbound", "per connection: unparsed request bytes buffered while the proxy is not reading it (pipeline full, output blocked); past it the connection is closed")
 	fs.Var(&o.maxDecoded, "max-decoded", "largest body mcpage inflates (a stored gzip page for a client without gzip); pages decoding larger are not stored")
-	fs.DurationVar(&o.upstreamIdle, "upstream-idle-timeout", 5*time.Second, "longest silence of the origin inside a response (after its first byte) before a 502; capped by -upstream-timeout")
+	fs.DurationVar(&o.upstreamIdle, "upstream-idle-timeout", upstream.DefaultMaxResponseIdleTimeout, "longest silence of the origin inside a response (after its first byte) before a 502; capped by -upstream-timeout")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			usage(fs, out)
@@ -200,7 +200,8 @@ func (o *options) build() error {
 
 func newServer(o *options) (*server.Server, error) { return server.New(o.cfg) }
 
-// splitUpstreams parses -upstream: comma-separated host:port or http://host:port.
+// splitUpstreams parses -upstream: comma-separated addresses in any form
+// upstream.ParseAddr takes.
 func splitUpstreams(v string) ([]string, error) {
 	var out []string
 	for _, a := range strings.Split(v, ",") {
@@ -208,19 +209,14 @@ func splitUpstreams(v string) ([]string, error) {
 		if a == "" {
 			continue
 		}
-		if strings.HasPrefix(a, "https://") {
+		if len(a) >= len("https://") && strings.EqualFold(a[:len("https://")], "https://") {
 			return nil, fmt.Errorf("-upstream %q: https origins are not supported; use http://", a)
 		}
-		a = strings.TrimPrefix(a, "http://")
-		a = strings.TrimSuffix(a, "/")
-		host, port, err := net.SplitHostPort(a)
-		if err != nil || host == "" {
-			return nil, fmt.Errorf("-upstream %q: want host:port or http://host:port", a)
+		hp, err := upstream.ParseAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("-upstream %q: want host:port, host or http://host[:port]", a)
 		}
-		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-			return nil, fmt.Errorf("-upstream %q: bad port", a)
-		}
-		out = append(out, a)
+		out = append(out, hp)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("-upstream: at least one host:port is required")

@@ -18,7 +18,7 @@ import (
 func TestBadFlagsOneClearLine(t *testing.T) {
 	cases := map[string][]string{
 		"-listen":        {"-listen", "nope"},
-		"-upstream":      {"-upstream", "http://x"},
+		"-upstream":      {"-upstream", "http://x/app"},
 		"https":          {"-upstream", "https://a:1"},
 		"-ttl":           {"-ttl", "-5s"},
 		"-store-size":    {"-store-size", "12Q"},

@@ -102,7 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	addrs := make([]string, len(c.Addrs))
 	for i, a := range c.Addrs {
-		hp, err := parseAddr(a)
+		hp, err := ParseAddr(a)
 		if err != nil {
 			return c, err
 		}
@@ -141,8 +141,9 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// parseAddr turns one Config.Addrs entry into "host:port".
-func parseAddr(a string) (string, error) {
+// ParseAddr turns one Config.Addrs entry into "host:port", or fails with
+// ErrBadAddr. Any goroutine.
+func ParseAddr(a string) (string, error) {
 	s := a
 	if len(s) >= len("http://") && strings.EqualFold(s[:len("http://")], "http://") {
 		s = s[len("http://"):]
