@@ -375,10 +375,11 @@ func TestRevalidation(t *testing.T) {
 		full++
 		fmt.Fprint(w, "revalidated body")
 	})
-	p := startProxy(t, o.addr(), nil)
+	clock := &fakeClock{}
+	p := startProxy(t, o.addr(), func(c *server.Config) { c.Clock = clock.now })
 	c := dial(t, p.addr)
 	c.get("/rv")
-	time.Sleep(2100 * time.Millisecond)
+	clock.advance(2100 * time.Millisecond) // past max-age=1: stale
 	r := c.get("/rv")
 	if r.StatusCode != 200 || string(r.body) != "revalidated body" {
 		t.Fatalf("after 304: %d %q", r.StatusCode, r.body)

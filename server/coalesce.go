@@ -47,6 +47,7 @@ func (c *conn) joinFill(p *pending, raw []byte) bool {
 		p.raw = append(p.raw, raw...)
 	}
 	l.fills[string(p.key)] = append(ws, waiter{c: c, token: p.token})
+	l.s.stats.Coalesced.Add(1)
 	return true
 }
 

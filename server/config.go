@@ -105,6 +105,12 @@ type Config struct {
 	// connections already open keep being served meanwhile. 0 → 500ms.
 	AcceptPause time.Duration
 
+	// Clock is the time the server reads: when a page was stored, whether it
+	// is still fresh, when a connection went idle. nil → time.Now. Tests set
+	// it to move time without sleeping; timers (the sweeps) still run on the
+	// real clock and read Clock when they fire.
+	Clock func() time.Time
+
 	// Logger receives operational messages. nil → slog.Default().
 	Logger *slog.Logger
 
@@ -170,6 +176,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.AcceptPause <= 0 {
 		d.AcceptPause = DefaultAcceptPause
+	}
+	if d.Clock == nil {
+		d.Clock = time.Now
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()

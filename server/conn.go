@@ -1,8 +1,6 @@
 package server
 
 import (
-	"time"
-
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/mcpage/mcpage/httpparse"
@@ -88,7 +86,7 @@ type pending struct {
 }
 
 func (l *loop) newConn(gc gnet.Conn) *conn {
-	c := &conn{l: l, gc: gc, since: time.Now().UnixNano()}
+	c := &conn{l: l, gc: gc, since: l.s.clock().UnixNano()}
 	l.conns[c] = struct{}{}
 	return c
 }
@@ -242,7 +240,7 @@ func (c *conn) flush() {
 // Discard, so anything that must outlive this call is copied first (a head
 // whose body spans reads, pending fields, the upstream request).
 func (c *conn) onTraffic() gnet.Action {
-	c.l.now = time.Now()
+	c.l.now = c.l.s.clock()
 	buf, _ := c.gc.Peek(-1)
 	if c.closing {
 		if len(buf) > 0 {

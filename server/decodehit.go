@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"time"
 
 	"github.com/mcpage/mcpage/server/pagerecord"
 )
@@ -91,7 +90,7 @@ func (h *hitDecode) work() {
 // written.
 func (h *hitDecode) Run(context.Context) error {
 	l := h.l
-	l.now = time.Now()
+	l.now = l.s.clock()
 	if l.dec.inflight[string(h.key)] == h {
 		delete(l.dec.inflight, string(h.key))
 	}

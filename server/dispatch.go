@@ -48,9 +48,6 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 	default:
 		c.forward(p, req, body, kindUnsafe, nil)
 	}
-	if cap(c.bodyBuf) > 256<<10 {
-		c.bodyBuf = nil // don't pin a large upload's buffer on an idle connection
-	}
 }
 
 // forcesPass reports whether a field of req changes what the origin renders
@@ -150,7 +147,7 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 				c.serveHit(p, &r)
 				return
 			}
-			if r.Lookup("ETag") != nil || r.Lookup("Last-Modified") != nil {
+			if r.Revalidatable() {
 				stale = rec
 			}
 		} else {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -12,37 +13,22 @@ import (
 	"github.com/mcpage/mcpage/server/upstream"
 )
 
-// fill handles the origin's answer to a cacheable miss: decide, build the
-// record (compressed when large), and render the client's response from it so
-// a miss and the hits after it look the same. Worker goroutine only.
+// fill handles the origin's answer to a cacheable miss. It is one pipeline
+// with freshen: read the origin's fields in one walk and decide, build the
+// record (its body compressed when large), then keep it: store it and render
+// the client's response from it, so a miss and the hits after it look the
+// same. Worker goroutine only.
 func (x *exchange) fill(resp *fasthttp.Response, now time.Time) {
 	s := x.l.s
-	var pr cachepolicy.Response
-	pr.Reset(resp.StatusCode())
-	var ce, ctype []byte
-	hiddenCE := false
-	// The store decision sees every field as received: one the origin named
-	// in Connection is removed from what is stored and sent, but a Set-Cookie
-	// or Cache-Control: private hidden that way still keeps the page out.
-	upstream.VisitAllResponse(resp, func(name, value []byte, hop bool) {
-		pr.Observe(name, value)
-		switch {
-		case hop:
-			// A coding named in Connection would be dropped from the record:
-			// its body would be stored as if it were identity.
-			hiddenCE = hiddenCE || asciiEqualFold(name, "content-encoding")
-		case asciiEqualFold(name, "content-encoding"):
-			ce = value
-		case asciiEqualFold(name, "content-type"):
-			ctype = value
-		}
-	})
-	d := s.cfg.Policy.Decide(&pr, now)
+	var o originFields
+	var inline [32]fieldView
+	fields := o.read(resp, inline[:0])
+	d := s.cfg.Policy.Decide(&o.pr, now)
 	enc, encOK := pagerecord.Identity, true
-	if len(ce) > 0 {
-		enc, encOK = pagerecord.ParseEncoding(ce)
+	if len(o.ce) > 0 {
+		enc, encOK = pagerecord.ParseEncoding(o.ce)
 	}
-	encOK = encOK && !hiddenCE
+	encOK = encOK && !o.hiddenCE
 	if !d.Store || !encOK {
 		if x.kind == kindRevalidate {
 			x.drop = true
@@ -54,87 +40,157 @@ func (x *exchange) fill(resp *fasthttp.Response, now time.Time) {
 		x.out = x.passResponse(resp, reason, enc, encOK && !x.f.clientTakes(enc))
 		return
 	}
-
-	body := resp.Body()
-	var block []byte
-	upstream.VisitResponse(resp, func(name, value []byte) {
-		if storedField(name) {
-			block = appendField(block, name, value)
-		}
-	})
-	// Every stored page must decode within MaxDecoded, so that any client
-	// can be served from it (decode.go). The body this client gets is
-	// settled here too: for a client that cannot take the origin's coding
-	// the body is decoded now, under the decode budget, and its size is the
-	// check; otherwise the body is only measured.
-	var plain *plainBody
-	switch {
-	case enc == pagerecord.Identity:
-		if len(body) > s.cfg.MaxDecoded {
-			x.notStored(resp, "decoded too large")
-			return
-		}
-		plain = &plainBody{buf: body} // for a client that cannot take what fill compresses
-	case x.f.clientTakes(enc):
-		if err := s.checkDecodedSize(body, enc); err != nil {
-			x.notStored(resp, decodeReason(err)) // the client takes the origin's bytes as they are
-			return
-		}
-	default:
-		room := decodeRoom(block)
-		buf, held, err := s.decodeHeld(body, enc, room, -1)
-		if err != nil {
-			// The proxy asked the origin for gzip on this client's behalf
-			// and the client cannot take it. A body that inflates past
-			// MaxDecoded (a gzip bomb, or a page too large to decode in
-			// memory) or does not inflate at all cannot be relayed as the
-			// client needs it: 502, as for an origin answer that cannot
-			// be read. It is not stored either.
-			x.out = x.decodeFailed(err)
-			return
-		}
-		plain = &plainBody{buf: buf, room: room, held: held}
+	buf := getBlock()
+	defer buf.release()
+	block, validator := appendStoredBlock(buf.b, fields)
+	buf.b = block
+	plain, ok := x.clientBody(resp, enc, block)
+	if !ok {
+		return
 	}
-
+	body := resp.Body()
 	r := pagerecord.Record{
 		Status:       resp.StatusCode(),
 		Encoding:     enc,
 		OrigEncoding: enc,
-		StoredAt:     now.Unix(),
-		TTL:          seconds(d.TTL),
-		AgeAtStore:   seconds(d.Age),
 		Body:         body,
 		Header:       block,
 	}
-	if d.FromDefault {
-		r.Flags |= pagerecord.FlagDefaultTTL
-	}
-	if enc == pagerecord.Identity && s.cfg.CompressMin > 0 && len(body) >= s.cfg.CompressMin && compressible(ctype) {
+	if enc == pagerecord.Identity && s.cfg.CompressMin > 0 && len(body) >= s.cfg.CompressMin && cachepolicy.Compressible(o.ctype) {
 		gz := pagerecord.AppendGzip(nil, body)
 		if len(gz) < len(body)-len(body)/10 { // keep it only if it saves 10 %
 			r.Body = gz
 			r.Encoding = pagerecord.Gzip
 		}
 	}
-	rec := pagerecord.AppendRecord(make([]byte, 0, 64+len(block)+len(r.Body)), &r)
-	if len(rec) <= s.cfg.MaxItem {
-		x.rec, x.ttl = rec, storeTTL(d.TTL, block)
-	} else if x.kind == kindRevalidate {
-		x.drop = true
-	}
-	// Render from the record as a hit would be, with the body chosen above
-	// when the client can't take the stored encoding.
-	var dec pagerecord.Record
-	if err := pagerecord.Decode(rec, &dec); err != nil {
-		x.rec = nil
+	if x.keep(&r, &d, validator, plain, now) != nil {
+		// A field value the record cannot hold (a control byte): not
+		// stored, the origin's response passed as it came.
 		if plain != nil && plain.held > 0 {
 			x.out = x.appendPassPlain(resp, "record", plain)
 			return
 		}
 		x.out = x.passResponse(resp, "record", enc, !x.f.clientTakes(enc))
-		return
 	}
-	x.out = x.renderRecord(&dec, plain, now)
+}
+
+// originFields is what fill learns from its one walk over the origin's
+// header fields (read). The stored header block is built afterwards, only
+// for a page that is stored, from the end-to-end fields read returns
+// (appendStoredBlock).
+type originFields struct {
+	// pr has seen every field as received: one the origin named in
+	// Connection is removed from what is stored and sent, but a Set-Cookie or
+	// Cache-Control: private hidden that way still keeps the page out.
+	pr    cachepolicy.Response
+	ce    []byte // Content-Encoding value
+	ctype []byte // Content-Type value
+	// hiddenCE: a Content-Encoding named in Connection. It would be dropped
+	// from the record, and its body stored as if it were identity.
+	hiddenCE bool
+}
+
+// read walks resp's fields once and returns its end-to-end fields, in order,
+// appended to fields. The views are valid while resp is.
+func (o *originFields) read(resp *fasthttp.Response, fields []fieldView) []fieldView {
+	o.pr.Reset(resp.StatusCode())
+	upstream.VisitAllResponse(resp, func(name, value []byte, hop bool) {
+		o.pr.Observe(name, value)
+		switch {
+		case hop:
+			o.hiddenCE = o.hiddenCE || asciiEqualFold(name, "content-encoding")
+			return
+		case asciiEqualFold(name, "content-encoding"):
+			o.ce = value
+		case asciiEqualFold(name, "content-type"):
+			o.ctype = value
+		}
+		fields = append(fields, fieldView{name, value})
+	})
+	return fields
+}
+
+// appendStoredBlock appends the fields to store (storedField) to dst as a
+// header block, and reports whether one of them is a validator
+// (pagerecord.IsValidator).
+func appendStoredBlock(dst []byte, fields []fieldView) (block []byte, validator bool) {
+	for _, f := range fields {
+		if storedField(f.name) {
+			dst = appendField(dst, f.name, f.value)
+			validator = validator || pagerecord.IsValidator(f.name)
+		}
+	}
+	return dst, validator
+}
+
+// clientBody settles the body this client gets from a page fill stores, and
+// checks that the page decodes within MaxDecoded, as every stored page must
+// so that any client can be served from it (decode.go). For a client that
+// cannot take the origin's coding the body is decoded now, under the decode
+// budget, and its size is the check; otherwise the body is only measured.
+// plain is nil when the client takes the stored bytes; with ok false the
+// response is in x.out already and nothing is stored.
+func (x *exchange) clientBody(resp *fasthttp.Response, enc pagerecord.Encoding, block []byte) (plain *plainBody, ok bool) {
+	s := x.l.s
+	body := resp.Body()
+	switch {
+	case enc == pagerecord.Identity:
+		if len(body) > s.cfg.MaxDecoded {
+			x.notStored(resp, "decoded too large")
+			return nil, false
+		}
+		return &plainBody{buf: body}, true // for a client that cannot take what fill compresses
+	case x.f.clientTakes(enc):
+		if err := s.checkDecodedSize(body, enc); err != nil {
+			x.notStored(resp, decodeReason(err)) // the client takes the origin's bytes as they are
+			return nil, false
+		}
+		return nil, true
+	}
+	room := decodeRoom(block)
+	buf, held, err := s.decodeHeld(body, enc, room, -1)
+	if err != nil {
+		// The proxy asked the origin for gzip on this client's behalf and
+		// the client cannot take it. A body that inflates past MaxDecoded (a
+		// gzip bomb, or a page too large to decode in memory) or does not
+		// inflate at all cannot be relayed as the client needs it: 502, as
+		// for an origin answer that cannot be read. It is not stored either.
+		x.out = x.decodeFailed(err)
+		return nil, false
+	}
+	return &plainBody{buf: buf, room: room, held: held}, true
+}
+
+// keep is the end of fill's and freshen's pipeline. It stamps r with the
+// freshness of decision d made at now; stores it when d allows and it fits
+// MaxItem, for cachepolicy.StoreTTL (longer when validator says r can be
+// revalidated), or else drops a revalidated page; and renders the client's
+// response from r itself (renderRecord, with plain), as a hit on it would
+// be. r is checked (pagerecord.Record.Check), not encoded and decoded again:
+// on an error nothing is stored or rendered and the caller answers. Worker
+// goroutine only.
+func (x *exchange) keep(r *pagerecord.Record, d *cachepolicy.Decision, validator bool, plain *plainBody, now time.Time) error {
+	s := x.l.s
+	r.StoredAt = now.Unix()
+	r.TTL = seconds(d.TTL)
+	r.AgeAtStore = seconds(d.Age)
+	r.Flags &^= pagerecord.FlagDefaultTTL
+	if d.FromDefault {
+		r.Flags |= pagerecord.FlagDefaultTTL
+	}
+	store := d.Store && r.Size() <= s.cfg.MaxItem
+	if !store && x.kind == kindRevalidate {
+		x.drop = true
+	}
+	if err := r.Check(); err != nil {
+		return err
+	}
+	if store {
+		x.rec = pagerecord.AppendRecord(make([]byte, 0, r.Size()), r)
+		x.ttl = cachepolicy.StoreTTL(d.TTL, validator)
+	}
+	x.out = x.renderRecord(r, plain, now)
+	return nil
 }
 
 // plainBody is a body decoded for the client, buf[room:], with room free
@@ -195,9 +251,10 @@ func (x *exchange) decodeFailed(err error) []byte {
 	return appendErrorResponse(nil, 502, x.f.keepAlive, x.label())
 }
 
-// freshen handles a 304 to a revalidation: the stored headers are updated
-// with the 304's (RFC 9111 §4.3.4), freshness recomputed, and the stored body
-// served again without being refetched. Worker goroutine only.
+// freshen handles a 304 to a revalidation, the same pipeline as fill: the
+// stored headers are updated with the 304's (RFC 9111 §4.3.4), freshness
+// decided again, and the record kept with the stored body, which is served
+// again without being refetched. Worker goroutine only.
 func (x *exchange) freshen(resp *fasthttp.Response, now time.Time) {
 	s := x.l.s
 	var old pagerecord.Record
@@ -206,49 +263,70 @@ func (x *exchange) freshen(resp *fasthttp.Response, now time.Time) {
 		x.out = appendErrorResponse(nil, 502, x.f.keepAlive, x.label())
 		return
 	}
-	var upd []byte
-	upstream.VisitResponse(resp, func(name, value []byte) {
-		if storedField(name) && !asciiEqualFold(name, "content-type") {
-			upd = appendField(upd, name, value)
+	upd, merged := getBlock(), getBlock()
+	defer upd.release()
+	defer merged.release()
+	// One walk: the fields to merge into the record, and those the 304
+	// named in Connection, which are not merged but still count for the
+	// decision (a Cache-Control: no-store or private hidden that way).
+	var hopStack [16]fieldView
+	hops := hopStack[:0]
+	var age []byte
+	upstream.VisitAllResponse(resp, func(name, value []byte, hop bool) {
+		switch {
+		case hop:
+			hops = append(hops, fieldView{name, value})
+		case len(name) == 3 && asciiEqualFold(name, "age"):
+			age = value // not stored (pagerecord refuses Age), but it ages the page
+		case storedField(name) && !asciiEqualFold(name, "content-type"):
+			upd.b = appendField(upd.b, name, value)
 		}
 	})
-	merged := pagerecord.AppendMergedHeader(nil, old.Header, upd)
+	merged.b = pagerecord.AppendMergedHeader(merged.b, old.Header, upd.b)
 	var pr cachepolicy.Response
 	pr.Reset(old.Status)
-	eachField(merged, pr.Observe)
-	// Fields the 304 named in Connection are not merged into the record, but
-	// a Cache-Control: no-store or private hidden that way still counts.
-	upstream.VisitAllResponse(resp, func(name, value []byte, hop bool) {
-		if hop {
-			pr.Observe(name, value)
-		}
+	validator := false
+	eachField(merged.b, func(name, value []byte) {
+		pr.Observe(name, value)
+		validator = validator || pagerecord.IsValidator(name)
 	})
-	if v := resp.Header.Peek("Age"); len(v) > 0 {
-		pr.Observe([]byte("Age"), v)
+	for _, f := range hops {
+		pr.Observe(f.name, f.value)
+	}
+	if len(age) > 0 {
+		pr.Observe(nameAge, age)
 	}
 	d := s.cfg.Policy.Decide(&pr, now)
 	r := old
-	r.Header = merged
-	r.StoredAt = now.Unix()
-	r.TTL = seconds(d.TTL)
-	r.AgeAtStore = seconds(d.Age)
-	r.Flags &^= pagerecord.FlagDefaultTTL
-	if d.FromDefault {
-		r.Flags |= pagerecord.FlagDefaultTTL
-	}
-	rec := pagerecord.AppendRecord(make([]byte, 0, 64+len(merged)+len(old.Body)), &r)
-	if d.Store && len(rec) <= s.cfg.MaxItem {
-		x.rec, x.ttl = rec, storeTTL(d.TTL, merged)
-	} else {
-		x.drop = true
-	}
-	var dec pagerecord.Record
-	if err := pagerecord.Decode(rec, &dec); err != nil {
+	r.Header = merged.b
+	if x.keep(&r, &d, validator, nil, now) != nil {
 		x.drop, x.rec = true, nil
 		x.out = appendErrorResponse(nil, 502, x.f.keepAlive, x.label())
-		return
 	}
-	x.out = x.renderRecord(&dec, nil, now)
+}
+
+// fieldView is a view of one header field.
+type fieldView struct{ name, value []byte }
+
+// blockPool recycles the header blocks fill and freshen build: each is
+// copied into the record (AppendRecord) and the response (renderRecord)
+// before they return, so none outlives its call.
+var blockPool = sync.Pool{New: func() any { return &blockBuf{b: make([]byte, 0, 1024)} }}
+
+// maxPooledBlock bounds the blocks blockPool keeps.
+const maxPooledBlock = 64 << 10
+
+// blockBuf is a pooled header block; b is empty when taken.
+type blockBuf struct{ b []byte }
+
+func getBlock() *blockBuf { return blockPool.Get().(*blockBuf) }
+
+// release returns bb to the pool; its bytes must no longer be used.
+func (bb *blockBuf) release() {
+	if cap(bb.b) <= maxPooledBlock {
+		bb.b = bb.b[:0]
+		blockPool.Put(bb)
+	}
 }
 
 // renderRecord renders a complete response from a record on the worker. A
@@ -374,6 +452,8 @@ func appendPassHead(dst []byte, resp *fasthttp.Response, f *facts, label, notSto
 	return dst, send
 }
 
+var nameAge = []byte("Age")
+
 // storedField reports whether a response field goes into a stored record:
 // what pagerecord allows (no Set-Cookie, hop-by-hop, framing or Age fields),
 // less those recomputed per response: Vary (only Vary: Accept-Encoding is
@@ -403,37 +483,6 @@ func eachField(block []byte, fn func(name, value []byte)) {
 			fn(line[:colon], trimOWS(line[colon+1:]))
 		}
 	}
-}
-
-// compressible reports whether a body of this Content-Type is worth gzipping:
-// not media formats that are compressed already.
-func compressible(ctype []byte) bool {
-	ct := bytes.ToLower(bytes.TrimSpace(ctype))
-	for _, p := range [...]string{"image/", "video/", "audio/", "font/woff", "application/zip",
-		"application/gzip", "application/x-gzip", "application/zstd", "application/x-7z", "application/x-rar"} {
-		if bytes.HasPrefix(ct, []byte(p)) {
-			return bytes.HasPrefix(ct, []byte("image/svg"))
-		}
-	}
-	return true
-}
-
-// storeTTL is how long the store keeps a page that is fresh for ttl. A page
-// with a validator is kept past its freshness, so that once stale it can be
-// revalidated with a conditional request (a 304 costs the origin no body)
-// instead of being fetched again: as long again as it was fresh, at least a
-// minute, at most a day.
-func storeTTL(ttl time.Duration, block []byte) time.Duration {
-	hasValidator := false
-	eachField(block, func(name, _ []byte) {
-		if asciiEqualFold(name, "etag") || asciiEqualFold(name, "last-modified") {
-			hasValidator = true
-		}
-	})
-	if !hasValidator {
-		return ttl
-	}
-	return ttl + min(max(ttl, time.Minute), 24*time.Hour)
 }
 
 func seconds(d time.Duration) uint32 {

@@ -137,7 +137,7 @@ func upstreamDone(job *upstream.Job) {
 		upstream.ReleaseJob(job)
 		return
 	}
-	x.finish(job, time.Now())
+	x.finish(job, x.l.s.clock())
 	upstream.ReleaseJob(job)
 	if err := x.l.el.Execute(context.Background(), x); err != nil {
 		x.l.s.cfg.Logger.Debug("dropping upstream result: loop is gone", "err", err)
@@ -148,7 +148,7 @@ func upstreamDone(job *upstream.Job) {
 // queue the response in order.
 func (x *exchange) Run(context.Context) error {
 	l := x.l
-	l.now = time.Now()
+	l.now = l.s.clock()
 	if x.rec != nil {
 		l.store.Set(x.key, x.rec, x.ttl)
 		l.s.stats.Stores.Add(1)

@@ -47,7 +47,7 @@ func (h *engineHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
 	if o := mcclient.LoopConn(c); o != nil {
 		if l := s.loopOf(c.EventLoop()); l != nil {
-			l.now = time.Now()
+			l.now = h.s.clock()
 		}
 		return o.OnOpen(c)
 	}
@@ -69,7 +69,7 @@ func (h *engineHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 		x.release()
 	case mcclient.LoopConnHandler:
 		if l := h.s.loopOf(c.EventLoop()); l != nil {
-			l.now = time.Now()
+			l.now = h.s.clock()
 		}
 		return x.OnClose(c, err)
 	}
@@ -84,7 +84,7 @@ func (h *engineHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	switch x := c.Context().(type) {
 	case *conn:
 		l := x.l
-		l.now = time.Now()
+		l.now = h.s.clock()
 		if l.corker != nil {
 			l.corker.Cork()
 			defer l.corker.Uncork()
@@ -92,7 +92,7 @@ func (h *engineHandler) OnTraffic(c gnet.Conn) gnet.Action {
 		return x.onTraffic()
 	case mcclient.LoopConnHandler:
 		if l := h.s.loopOf(c.EventLoop()); l != nil {
-			l.now = time.Now()
+			l.now = h.s.clock()
 		}
 		return x.OnTraffic(c)
 	}

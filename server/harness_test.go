@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,3 +237,11 @@ func gzipWriter(w io.Writer) *gzip.Writer { return gzip.NewWriter(w) }
 func mustRegexp(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
 func newReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 32<<10) }
+
+// fakeClock is real time plus an offset a test moves forward, for
+// Config.Clock: freshness without sleeping.
+type fakeClock struct{ offset atomic.Int64 }
+
+func (c *fakeClock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *fakeClock) advance(d time.Duration) { c.offset.Add(int64(d)) }

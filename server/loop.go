@@ -97,7 +97,7 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 // upstream timeout. Connections told to close after their last response are
 // closed once gnet's outbound buffer has drained.
 func (l *loop) Run(context.Context) error {
-	now := time.Now()
+	now := l.s.clock()
 	l.now = now
 	deadline := now.Add(-l.s.cfg.ReadTimeout).UnixNano()
 	draining := l.s.draining.Load()

@@ -120,7 +120,7 @@ type drainRunner loop
 // deadline renewed. On the loop only.
 func (d *drainRunner) Run(context.Context) error {
 	l := (*loop)(d)
-	l.now = time.Now()
+	l.now = l.s.clock()
 	l.drainScheduled = false
 	low := l.s.cfg.MaxOutbound / 2
 	// Walk a snapshot: flush may block a connection again, which appends it

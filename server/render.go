@@ -151,8 +151,9 @@ func appendDynamic(dst []byte, r *pagerecord.Record, enc pagerecord.Encoding, la
 }
 
 // appendFields copies a stored header block. With weaken, a strong ETag is
-// sent weak (the body is not the bytes the origin's ETag names). With only304,
-// just the fields RFC 9110 §15.4.5 wants on a 304 are kept.
+// sent weak (the body is not the bytes the origin's ETag names;
+// cachepolicy.AppendWeakETag). With only304, just the fields
+// cachepolicy.KeepOn304 names are kept.
 func appendFields(dst, block []byte, weaken, only304 bool) []byte {
 	if !weaken && !only304 {
 		return append(dst, block...)
@@ -169,15 +170,14 @@ func appendFields(dst, block []byte, weaken, only304 bool) []byte {
 			continue
 		}
 		name := line[:colon]
-		if only304 && !keepOn304(name) {
+		if only304 && !cachepolicy.KeepOn304(name) {
 			continue
 		}
 		if weaken && asciiEqualFold(name, "etag") {
-			v := trimOWS(line[colon+1 : end])
-			if len(v) > 0 && v[0] == '"' {
-				dst = append(dst, line[:colon]...)
-				dst = append(dst, ": W/"...)
-				dst = append(dst, v...)
+			if v := trimOWS(line[colon+1 : end]); cachepolicy.IsStrongETag(v) {
+				dst = append(dst, name...)
+				dst = append(dst, ": "...)
+				dst = cachepolicy.AppendWeakETag(dst, v)
 				dst = append(dst, "\r\n"...)
 				continue
 			}
@@ -185,13 +185,6 @@ func appendFields(dst, block []byte, weaken, only304 bool) []byte {
 		dst = append(dst, line...)
 	}
 	return dst
-}
-
-func keepOn304(name []byte) bool {
-	return asciiEqualFold(name, "etag") || asciiEqualFold(name, "date") ||
-		asciiEqualFold(name, "cache-control") || asciiEqualFold(name, "expires") ||
-		asciiEqualFold(name, "content-location") || asciiEqualFold(name, "vary") ||
-		asciiEqualFold(name, "last-modified")
 }
 
 // bodyAllowed reports whether a response with status carries a body and

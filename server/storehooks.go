@@ -36,7 +36,7 @@ func (ss *storeSweep) Run(context.Context) error {
 	if ss.done {
 		return nil
 	}
-	ss.l.now = time.Now()
+	ss.l.now = ss.l.s.clock()
 	ss.sw.Sweep(ss.l.now)
 	ss.t.Reset(ss.every)
 	return nil

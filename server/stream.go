@@ -31,6 +31,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/valyala/fasthttp"
 
+	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagerecord"
 	"github.com/mcpage/mcpage/server/upstream"
 )
@@ -273,10 +274,10 @@ func appendOriginHead(dst []byte, resp *fasthttp.Response, label, notStored stri
 			return
 		case decode && asciiEqualFold(name, "content-encoding"):
 			return
-		case decode && asciiEqualFold(name, "etag") && len(value) > 0 && value[0] == '"':
+		case decode && asciiEqualFold(name, "etag") && cachepolicy.IsStrongETag(value):
 			dst = append(dst, name...)
-			dst = append(dst, ": W/"...)
-			dst = append(dst, value...)
+			dst = append(dst, ": "...)
+			dst = cachepolicy.AppendWeakETag(dst, value)
 			dst = append(dst, "\r\n"...)
 			return
 		}

@@ -97,4 +97,10 @@
 // q-values; [NotModified] decides 304s for If-None-Match and
 // If-Modified-Since; [ParseHTTPDate] and [AppendHTTPDate] read and write
 // HTTP dates without allocating.
+//
+// A stored page is written and served by these rules as well: [Compressible]
+// says whether its body is worth gzipping, [StoreTTL] how long the store
+// keeps it past its freshness so that it can be revalidated, [KeepOn304]
+// which of its fields a 304 repeats, and [AppendWeakETag] how its ETag is
+// sent with a body the proxy decoded or re-encoded.
 package cachepolicy

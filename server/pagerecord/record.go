@@ -51,7 +51,7 @@ func (r *Record) Size() int { return HeadSize + len(r.Header) + len(r.Body) }
 // slice. It copies Header and Body, so the caller may reuse them afterwards.
 // It does not validate r: a record Decode would reject (status out of range,
 // malformed header block) is written as given and rejected when read, so
-// writers decode what they wrote when the fields came from elsewhere.
+// writers check r first (Record.Check) when the fields came from elsewhere.
 // It panics if Header or Body is longer than 4 GiB − 1, which the layout cannot
 // express. Safe from any goroutine that owns dst and may read r.
 func AppendRecord(dst []byte, r *Record) []byte {
