@@ -1,6 +1,10 @@
 package httpparse
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // ChunkedDecoder decodes a chunked request body (RFC 9112 §7.1)
 // incrementally, as bytes arrive. Chunk extensions are checked against the
@@ -216,7 +220,7 @@ func unhex(c byte) byte {
 func validChunkExt(b []byte) bool {
 	i := 0
 	skipBWS := func() {
-		for i < len(b) && isOWS(b[i]) {
+		for i < len(b) && httpbytes.IsOWS(b[i]) {
 			i++
 		}
 	}
@@ -230,13 +234,11 @@ func validChunkExt(b []byte) bool {
 		}
 		i++
 		skipBWS()
-		start := i
-		for i < len(b) && class[b[i]]&cToken != 0 {
-			i++
-		}
-		if i == start {
+		n := httpbytes.TokenLen(b[i:])
+		if n == 0 {
 			return false
 		}
+		i += n
 		skipBWS()
 		if i == len(b) || b[i] != '=' {
 			continue
@@ -244,38 +246,13 @@ func validChunkExt(b []byte) bool {
 		i++
 		skipBWS()
 		if i < len(b) && b[i] == '"' {
-			end := quotedStringEnd(b[i:])
-			if end < 0 {
-				return false
-			}
-			i += end
-			continue
+			n = httpbytes.QuotedStringLen(b[i:])
+		} else {
+			n = httpbytes.TokenLen(b[i:])
 		}
-		start = i
-		for i < len(b) && class[b[i]]&cToken != 0 {
-			i++
-		}
-		if i == start {
+		if n <= 0 {
 			return false
 		}
+		i += n
 	}
-}
-
-// quotedStringEnd returns the length of the quoted-string (RFC 9110 §5.6.4)
-// at the start of b, or -1 if there is none.
-func quotedStringEnd(b []byte) int {
-	for i := 1; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1
-		case c == '\\':
-			if i+1 == len(b) || class[b[i+1]]&cValue == 0 {
-				return -1
-			}
-			i++
-		case class[c]&cValue == 0:
-			return -1
-		}
-	}
-	return -1
 }

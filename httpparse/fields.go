@@ -3,6 +3,8 @@ package httpparse
 import (
 	"bytes"
 	"math"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 // parseFieldLine splits field-name ":" OWS field-value OWS (RFC 9112 §5).
@@ -10,19 +12,11 @@ import (
 // obs-fold (a line starting with SP/HTAB), are refused as RFC 9112 §5.1 and
 // §5.2 allow, because intermediaries disagree on them.
 func parseFieldLine(line []byte) (name, value []byte, err error) {
-	i := 0
-	for i < len(line) && class[line[i]]&cToken != 0 {
-		i++
-	}
-	if i == 0 || i == len(line) || line[i] != ':' {
+	i := httpbytes.TokenLen(line)
+	if i == 0 || i == len(line) || line[i] != ':' || !httpbytes.IsFieldValue(line[i+1:]) {
 		return nil, nil, ErrHeaderSyntax
 	}
-	for _, c := range line[i+1:] {
-		if class[c]&cValue == 0 {
-			return nil, nil, ErrHeaderSyntax
-		}
-	}
-	return line[:i], trimOWS(line[i+1:]), nil
+	return line[:i], httpbytes.TrimOWS(line[i+1:]), nil
 }
 
 // fieldState carries what ParseHead learns across field lines.
@@ -40,47 +34,47 @@ func (st *fieldState) note(req *Request, name, value []byte) error {
 	// (User-Agent, Accept, Sec-*) are passed over without a comparison.
 	switch len(name) {
 	case 4:
-		if equalFold(name, "host") {
+		if httpbytes.EqualFold(name, "host") {
 			return st.noteHost(req, value)
 		}
 	case 6:
 		switch {
-		case equalFold(name, "cookie"):
+		case httpbytes.EqualFold(name, "cookie"):
 			if req.CookieCount == 0 {
 				req.Cookie = value
 			}
 			req.CookieCount++
-		case equalFold(name, "expect"):
+		case httpbytes.EqualFold(name, "expect"):
 			return noteExpect(req, value)
 		}
 	case 10:
-		if equalFold(name, "connection") {
+		if httpbytes.EqualFold(name, "connection") {
 			if req.Connection == nil {
 				req.Connection = value
 			}
-			st.connClose = st.connClose || hasToken(value, "close")
-			st.connKeep = st.connKeep || hasToken(value, "keep-alive")
+			st.connClose = st.connClose || httpbytes.HasElementFold(value, "close")
+			st.connKeep = st.connKeep || httpbytes.HasElementFold(value, "keep-alive")
 		}
 	case 13:
 		switch {
-		case equalFold(name, "authorization"):
+		case httpbytes.EqualFold(name, "authorization"):
 			setFirst(&req.Authorization, value)
-		case equalFold(name, "if-none-match"):
+		case httpbytes.EqualFold(name, "if-none-match"):
 			setFirst(&req.IfNoneMatch, value)
 		}
 	case 14:
-		if equalFold(name, "content-length") {
+		if httpbytes.EqualFold(name, "content-length") {
 			return st.noteContentLength(req, value)
 		}
 	case 15:
-		if equalFold(name, "accept-encoding") {
+		if httpbytes.EqualFold(name, "accept-encoding") {
 			setFirst(&req.AcceptEncoding, value)
 		}
 	case 17:
 		switch {
-		case equalFold(name, "transfer-encoding"):
+		case httpbytes.EqualFold(name, "transfer-encoding"):
 			return st.noteTransferEncoding(req, value)
-		case equalFold(name, "if-modified-since"):
+		case httpbytes.EqualFold(name, "if-modified-since"):
 			setFirst(&req.IfModifiedSince, value)
 		}
 	}
@@ -113,7 +107,7 @@ func (st *fieldState) noteHost(req *Request, value []byte) error {
 func noteExpect(req *Request, value []byte) error {
 	switch {
 	case len(value) == 0:
-	case equalFold(value, "100-continue"):
+	case httpbytes.EqualFold(value, "100-continue"):
 		req.Expect100 = req.ProtoMinor == 1
 	default:
 		return ErrExpectation
@@ -129,12 +123,9 @@ func (st *fieldState) noteContentLength(req *Request, value []byte) error {
 	if st.te {
 		return ErrSmuggling
 	}
-	for {
-		end := bytes.IndexByte(value, ',')
-		if end < 0 {
-			end = len(value)
-		}
-		member := trimOWS(value[:end])
+	for more := true; more; {
+		var member []byte
+		member, value, more = httpbytes.CutElement(value)
 		if st.cl == nil {
 			n, ok := parseDecimal(member)
 			if !ok {
@@ -144,11 +135,8 @@ func (st *fieldState) noteContentLength(req *Request, value []byte) error {
 		} else if !bytes.Equal(member, st.cl) {
 			return ErrContentLength
 		}
-		if end == len(value) {
-			return nil
-		}
-		value = value[end+1:]
 	}
+	return nil
 }
 
 // parseDecimal parses 1*DIGIT into a non-negative int64.
@@ -158,7 +146,7 @@ func parseDecimal(b []byte) (int64, bool) {
 	}
 	var n int64
 	for _, c := range b {
-		if !isDigit(c) {
+		if !httpbytes.IsDigit(c) {
 			return 0, false
 		}
 		d := int64(c - '0')
@@ -179,7 +167,7 @@ func (st *fieldState) noteTransferEncoding(req *Request, value []byte) error {
 	if req.ProtoMinor == 0 || st.cl != nil {
 		return ErrSmuggling
 	}
-	if st.te || !equalFold(value, "chunked") {
+	if st.te || !httpbytes.EqualFold(value, "chunked") {
 		return ErrTransferCoding
 	}
 	st.te, req.Chunked = true, true

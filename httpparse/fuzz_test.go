@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 // Fuzz targets. Seed corpora live in testdata/fuzz/<FuzzName>/ and are run
@@ -76,10 +78,10 @@ func FuzzParseHead(f *testing.F) {
 			t.Fatalf("Path %q is neither a view nor the static / or *", req.Path)
 		}
 		for _, h := range req.Headers {
-			if !within(h.Name, head) || !within(h.Value, head) || !isToken(h.Name) {
+			if !within(h.Name, head) || !within(h.Value, head) || !httpbytes.IsToken(h.Name) {
 				t.Fatalf("header %q: %q", h.Name, h.Value)
 			}
-			if v := h.Value; len(v) > 0 && (isOWS(v[0]) || isOWS(v[len(v)-1])) {
+			if v := h.Value; len(v) > 0 && (httpbytes.IsOWS(v[0]) || httpbytes.IsOWS(v[len(v)-1])) {
 				t.Fatalf("header value %q not trimmed", v)
 			}
 		}
@@ -394,60 +396,48 @@ var chunkDeviations = []struct {
 // anySizeLine walks data as net/http frames it and reports whether pred
 // holds for a chunk-size line (without CRLF).
 func anySizeLine(data []byte, pred func(string) bool) bool {
+	_, found := netHTTPChunks(data, pred)
+	return found
+}
+
+// trailerSection returns what follows the last-chunk line as net/http frames it.
+func trailerSection(data []byte) []byte {
+	trailer, _ := netHTTPChunks(data, nil)
+	return trailer
+}
+
+// netHTTPChunks walks data as net/http frames a chunked body. It stops at the
+// first chunk-size line (without CRLF) for which pred, when not nil, holds,
+// and reports found; otherwise it returns what follows the last-chunk line,
+// or nil when data is not framed that far.
+func netHTTPChunks(data []byte, pred func(string) bool) (trailer []byte, found bool) {
 	for len(data) > 0 {
 		i := bytes.Index(data, []byte("\r\n"))
 		if i < 0 {
-			return false
+			return nil, false
 		}
 		line := string(data[:i])
-		if pred(line) {
-			return true
+		if pred != nil && pred(line) {
+			return nil, true
 		}
 		hex := strings.TrimRight(strings.SplitN(line, ";", 2)[0], " \t")
 		var size int
 		for _, c := range hex {
 			v := strings.IndexRune("0123456789abcdef", c|0x20)
 			if v < 0 || size > 1<<30 {
-				return false
+				return nil, false
 			}
 			size = size*16 + v
 		}
 		if size == 0 {
-			return false
+			return data[i+2:], false
 		}
 		if i+2+size+2 > len(data) {
-			return false
+			return nil, false
 		}
 		data = data[i+2+size+2:]
 	}
-	return false
-}
-
-// trailerSection returns what follows the last-chunk line as net/http frames it.
-func trailerSection(data []byte) []byte {
-	for len(data) > 0 {
-		i := bytes.Index(data, []byte("\r\n"))
-		if i < 0 {
-			return nil
-		}
-		hex := strings.TrimRight(strings.SplitN(string(data[:i]), ";", 2)[0], " \t")
-		var size int
-		for _, c := range hex {
-			v := strings.IndexRune("0123456789abcdef", c|0x20)
-			if v < 0 || size > 1<<30 {
-				return nil
-			}
-			size = size*16 + v
-		}
-		if size == 0 {
-			return data[i+2:]
-		}
-		if i+2+size+2 > len(data) {
-			return nil
-		}
-		data = data[i+2+size+2:]
-	}
-	return nil
+	return nil, false
 }
 
 // FuzzChunked compares ChunkedDecoder with net/http/httputil's chunked

@@ -1,6 +1,10 @@
 package httpparse
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // ParseHead parses the request line and header block at the start of buf
 // into req, after resetting it. It returns:
@@ -105,7 +109,7 @@ func lineError(line []byte, err error) error {
 // (RFC 9112 §3), single spaces only.
 func parseRequestLine(req *Request, line []byte) error {
 	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 || sp > MaxMethodLen || !isToken(line[:sp]) {
+	if sp <= 0 || sp > MaxMethodLen || !httpbytes.IsToken(line[:sp]) {
 		return ErrRequestLine
 	}
 	method, rest := line[:sp], line[sp+1:]
@@ -117,7 +121,7 @@ func parseRequestLine(req *Request, line []byte) error {
 	// The version is checked before the target so that an HTTP/2 preface
 	// ("PRI * HTTP/2.0") is answered 505.
 	if len(version) != 8 || string(version[:5]) != "HTTP/" || version[6] != '.' ||
-		!isDigit(version[5]) || !isDigit(version[7]) {
+		!httpbytes.IsDigit(version[5]) || !httpbytes.IsDigit(version[7]) {
 		return ErrRequestLine
 	}
 	if version[5] != '1' || version[7] > '1' {
@@ -126,5 +130,3 @@ func parseRequestLine(req *Request, line []byte) error {
 	req.Method, req.Target, req.ProtoMinor = method, target, int(version[7]-'0')
 	return parseTarget(req, target)
 }
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -1,6 +1,10 @@
 package httpparse
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // validHost reports whether b is uri-host [":" port] (RFC 3986 §3.2.2-3.2.3,
 // as RFC 9110 §7.2 requires of Host) or empty (RFC 9112 §3.2 lets a client
@@ -34,7 +38,7 @@ func validHost(b []byte) bool {
 		return false
 	}
 	for _, c := range b[i+1:] {
-		if c < '0' || c > '9' {
+		if !httpbytes.IsDigit(c) {
 			return false
 		}
 	}

@@ -1,5 +1,7 @@
 package httpparse
 
+import "github.com/mcpage/mcpage/internal/httpbytes"
+
 // Request is a parsed request head. ParseHead fills it; every []byte field is
 // a view into the buffer that was parsed (except Path, which may point at a
 // static "/" or "*" that must not be modified), valid only as long as that
@@ -71,7 +73,7 @@ func (r *Request) Reset() {
 // result is a view like every field of r.
 func (r *Request) Header(name string) []byte {
 	for i := range r.Headers {
-		if equalFoldAny(r.Headers[i].Name, name) {
+		if httpbytes.EqualFold(r.Headers[i].Name, name) {
 			return r.Headers[i].Value
 		}
 	}

@@ -1,6 +1,6 @@
 package httpparse
 
-import "strconv"
+import "github.com/mcpage/mcpage/internal/httpbytes"
 
 // AppendErrorResponse appends to dst the complete answer to a rejected
 // request and returns the extended slice:
@@ -22,15 +22,8 @@ func AppendErrorResponse(dst []byte, e *Error) []byte {
 	if status < 100 || status > 599 {
 		status = 500
 	}
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(status), 10)
-	dst = append(dst, ' ')
-	dst = append(dst, statusText(status)...)
-	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	dst = strconv.AppendInt(dst, int64(len(e.Reason)+1), 10)
-	dst = append(dst, "\r\nConnection: close\r\n\r\n"...)
-	dst = append(dst, e.Reason...)
-	return append(dst, '\n')
+	dst = httpbytes.AppendPlainHead(dst, status, statusText(status))
+	return httpbytes.AppendPlainBody(dst, e.Reason, true)
 }
 
 // statusText covers the statuses this package and a front end answer

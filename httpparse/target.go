@@ -1,6 +1,10 @@
 package httpparse
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // rootPath and starPath back Path when the target has no path of its own.
 var (
@@ -36,9 +40,9 @@ func parseTarget(req *Request, target []byte) error {
 	// a reverse proxy, it does not tunnel.
 	var rest []byte
 	switch {
-	case len(target) > 7 && equalFold(target[:7], "http://"):
+	case len(target) > 7 && httpbytes.HasPrefixFold(target, "http://"):
 		rest = target[7:]
-	case len(target) > 8 && equalFold(target[:8], "https://"):
+	case len(target) > 8 && httpbytes.HasPrefixFold(target, "https://"):
 		rest = target[8:]
 	default:
 		return ErrTarget

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/internal/httpbytes"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagerecord"
 )
@@ -78,7 +79,7 @@ func (c *conn) cookieBypass(req *httpparse.Request) bool {
 	}
 	for i := range req.Headers {
 		h := &req.Headers[i]
-		if asciiEqualFold(h.Name, "cookie") && rules.CookieBypasses(h.Value) {
+		if httpbytes.EqualFold(h.Name, "cookie") && rules.CookieBypasses(h.Value) {
 			return true
 		}
 	}
@@ -211,21 +212,4 @@ func (c *conn) serveHit(p *pending, r *pagerecord.Record) {
 		body = nil
 	}
 	c.completeBorrowed(p, head, body)
-}
-
-// asciiEqualFold compares b with the lower-case ASCII string s, ignoring case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		ch := b[i]
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		if ch != s[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -3,11 +3,13 @@ package server
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/mcpage/mcpage/internal/httpbytes"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagerecord"
 	"github.com/mcpage/mcpage/server/upstream"
@@ -98,11 +100,11 @@ func (o *originFields) read(resp *fasthttp.Response, fields []fieldView) []field
 		o.pr.Observe(name, value)
 		switch {
 		case hop:
-			o.hiddenCE = o.hiddenCE || asciiEqualFold(name, "content-encoding")
+			o.hiddenCE = o.hiddenCE || httpbytes.EqualFold(name, "content-encoding")
 			return
-		case asciiEqualFold(name, "content-encoding"):
+		case httpbytes.EqualFold(name, "content-encoding"):
 			o.ce = value
-		case asciiEqualFold(name, "content-type"):
+		case httpbytes.EqualFold(name, "content-type"):
 			o.ctype = value
 		}
 		fields = append(fields, fieldView{name, value})
@@ -276,9 +278,9 @@ func (x *exchange) freshen(resp *fasthttp.Response, now time.Time) {
 		switch {
 		case hop:
 			hops = append(hops, fieldView{name, value})
-		case len(name) == 3 && asciiEqualFold(name, "age"):
+		case len(name) == 3 && httpbytes.EqualFold(name, "age"):
 			age = value // not stored (pagerecord refuses Age), but it ages the page
-		case storedField(name) && !asciiEqualFold(name, "content-type"):
+		case storedField(name) && !httpbytes.EqualFold(name, "content-type"):
 			upd.b = appendField(upd.b, name, value)
 		}
 	})
@@ -441,7 +443,7 @@ func appendPassHead(dst []byte, resp *fasthttp.Response, f *facts, label, notSto
 		}
 		if cl >= 0 {
 			dst = append(dst, "Content-Length: "...)
-			dst = appendInt(dst, cl)
+			dst = strconv.AppendInt(dst, int64(cl), 10)
 			dst = append(dst, "\r\n"...)
 		}
 	}
@@ -460,7 +462,7 @@ var nameAge = []byte("Age")
 // ever stored, and the store re-adds it) and X-Cache from another layer.
 func storedField(name []byte) bool {
 	return pagerecord.StorableField(name) &&
-		!asciiEqualFold(name, "vary") && !asciiEqualFold(name, "x-cache")
+		!httpbytes.EqualFold(name, "vary") && !httpbytes.EqualFold(name, "x-cache")
 }
 
 func appendField(dst, name, value []byte) []byte {
@@ -480,7 +482,7 @@ func eachField(block []byte, fn func(name, value []byte)) {
 		line := block[:end]
 		block = block[end+2:]
 		if colon := bytes.IndexByte(line, ':'); colon > 0 {
-			fn(line[:colon], trimOWS(line[colon+1:]))
+			fn(line[:colon], httpbytes.TrimOWS(line[colon+1:]))
 		}
 	}
 }
@@ -494,18 +496,4 @@ func seconds(d time.Duration) uint32 {
 		return 1 << 31
 	}
 	return uint32(s)
-}
-
-func appendInt(dst []byte, v int) []byte {
-	var b [20]byte
-	i := len(b)
-	if v == 0 {
-		return append(dst, '0')
-	}
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(dst, b[i:]...)
 }

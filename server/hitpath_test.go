@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"net"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestHitPathServesAndAllocatesNothing(t *testing.T) {
 	req := []byte(browserGET)
 	mc.in = req
 	c.onTraffic()
-	if !contains(mc.out, []byte("X-Cache: HIT\r\n")) || !hasSuffix(mc.out, body) {
+	if !bytes.Contains(mc.out, []byte("X-Cache: HIT\r\n")) || !bytes.HasSuffix(mc.out, body) {
 		t.Fatalf("not a hit:\n%.300s", mc.out)
 	}
 	allocs := testing.AllocsPerRun(200, func() {
@@ -119,21 +120,6 @@ func BenchmarkHitPath10KB(b *testing.B) {
 		mc.out = mc.out[:0]
 		c.onTraffic()
 	}
-}
-
-func contains(b, sub []byte) bool { return indexOf(b, sub) >= 0 }
-
-func hasSuffix(b, suf []byte) bool {
-	return len(b) >= len(suf) && string(b[len(b)-len(suf):]) == string(suf)
-}
-
-func indexOf(b, sub []byte) int {
-	for i := 0; i+len(sub) <= len(b); i++ {
-		if string(b[i:i+len(sub)]) == string(sub) {
-			return i
-		}
-	}
-	return -1
 }
 
 func upstreamCfg(addr string) (c upstream.Config) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"net"
 	"testing"
 )
@@ -13,7 +14,7 @@ func TestIdleConnHoldsNothing(t *testing.T) {
 	l := c.l
 	mc.in = []byte(browserGET)
 	c.onTraffic()
-	if !hasSuffix(mc.out, body) {
+	if !bytes.HasSuffix(mc.out, body) {
 		t.Fatalf("not a hit:\n%.300s", mc.out)
 	}
 	idle := func(c *conn, when string) {
@@ -37,7 +38,7 @@ func TestIdleConnHoldsNothing(t *testing.T) {
 	// leaves connection 2's head alone.
 	mc.in, mc.out = []byte(browserGET), mc.out[:0]
 	c.onTraffic()
-	if !hasSuffix(mc.out, body) {
+	if !bytes.HasSuffix(mc.out, body) {
 		t.Fatalf("second hit:\n%.300s", mc.out)
 	}
 	idle(c, "after a second hit")
@@ -51,7 +52,7 @@ func TestIdleConnHoldsNothing(t *testing.T) {
 	// A broken chunk ends the upload with 400: its state goes back to the loop.
 	mc2.in = []byte("cXY\r\n") // "abc", then no CRLF after the chunk
 	c2.onTraffic()
-	if !contains(mc2.out, []byte(" 400 ")) {
+	if !bytes.Contains(mc2.out, []byte(" 400 ")) {
 		t.Fatalf("broken chunk: %q", mc2.out)
 	}
 	if c2.rb != nil || c2.bodyBuf != nil || c2.inBody {

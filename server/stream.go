@@ -31,6 +31,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/valyala/fasthttp"
 
+	"github.com/mcpage/mcpage/internal/httpbytes"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagerecord"
 	"github.com/mcpage/mcpage/server/upstream"
@@ -270,11 +271,11 @@ func appendOriginHead(dst []byte, resp *fasthttp.Response, label, notStored stri
 	dst = appendStatusLine(dst, resp.StatusCode(), string(resp.Header.StatusMessage()))
 	upstream.VisitResponse(resp, func(name, value []byte) {
 		switch {
-		case asciiEqualFold(name, "x-cache"):
+		case httpbytes.EqualFold(name, "x-cache"):
 			return
-		case decode && asciiEqualFold(name, "content-encoding"):
+		case decode && httpbytes.EqualFold(name, "content-encoding"):
 			return
-		case decode && asciiEqualFold(name, "etag") && cachepolicy.IsStrongETag(value):
+		case decode && httpbytes.EqualFold(name, "etag") && cachepolicy.IsStrongETag(value):
 			dst = append(dst, name...)
 			dst = append(dst, ": "...)
 			dst = cachepolicy.AppendWeakETag(dst, value)

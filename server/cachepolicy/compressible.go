@@ -1,6 +1,10 @@
 package cachepolicy
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // incompressible are the Content-Type prefixes (lower case) of formats that
 // are compressed already: gzipping them again costs CPU and saves nothing.
@@ -25,8 +29,8 @@ func Compressible(contentType []byte) bool {
 		ct = bytes.ToLower(ct)
 	}
 	for _, p := range incompressible {
-		if hasPrefixFold(ct, p) {
-			return hasPrefixFold(ct, "image/svg")
+		if httpbytes.HasPrefixFold(ct, p) {
+			return httpbytes.HasPrefixFold(ct, "image/svg")
 		}
 	}
 	return true

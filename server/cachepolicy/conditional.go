@@ -1,5 +1,7 @@
 package cachepolicy
 
+import "github.com/mcpage/mcpage/internal/httpbytes"
+
 // NotModified decides a conditional GET or HEAD against a stored response
 // (RFC 9110 §13.2.2): true means answer 304. The arguments are the request's
 // If-None-Match and If-Modified-Since values and the stored ETag and
@@ -17,18 +19,18 @@ package cachepolicy
 // The caller checks the method (GET or HEAD only). Any goroutine; no
 // allocation.
 func NotModified(ifNoneMatch, ifModifiedSince, etag, lastModified []byte) bool {
-	if inm := trimOWS(ifNoneMatch); len(inm) > 0 {
+	if inm := httpbytes.TrimOWS(ifNoneMatch); len(inm) > 0 {
 		if len(inm) == 1 && inm[0] == '*' {
 			return true
 		}
-		want, ok := opaqueTag(trimOWS(etag))
+		want, ok := opaqueTag(httpbytes.TrimOWS(etag))
 		return ok && etagListHas(inm, want)
 	}
-	ims, ok := ParseHTTPDate(trimOWS(ifModifiedSince))
+	ims, ok := ParseHTTPDate(httpbytes.TrimOWS(ifModifiedSince))
 	if !ok {
 		return false
 	}
-	lm, ok := ParseHTTPDate(trimOWS(lastModified))
+	lm, ok := ParseHTTPDate(httpbytes.TrimOWS(lastModified))
 	return ok && !lm.After(ims)
 }
 
@@ -58,7 +60,7 @@ func etagc(c byte) bool { return c == 0x21 || c >= 0x23 && c != 0x7f }
 func etagListHas(list, want []byte) bool {
 	i := 0
 	for {
-		for i < len(list) && (isOWS(list[i]) || list[i] == ',') {
+		for i < len(list) && (httpbytes.IsOWS(list[i]) || list[i] == ',') {
 			i++
 		}
 		if i == len(list) {
@@ -83,7 +85,7 @@ func etagListHas(list, want []byte) bool {
 		if string(list[i:j+1]) == string(want) {
 			return true
 		}
-		for i = j + 1; i < len(list) && isOWS(list[i]); i++ {
+		for i = j + 1; i < len(list) && httpbytes.IsOWS(list[i]); i++ {
 		}
 		if i < len(list) && list[i] != ',' {
 			return false

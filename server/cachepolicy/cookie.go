@@ -1,6 +1,11 @@
 package cachepolicy
 
-import "regexp"
+import (
+	"bytes"
+	"regexp"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // RequestRules decides which cacheable requests bypass the cache. Fill it in
 // before use and do not change it afterwards; then any number of goroutines
@@ -24,12 +29,12 @@ type RequestRules struct {
 func (r *RequestRules) CookieBypasses(cookieField []byte) bool {
 	for rest := cookieField; len(rest) > 0; {
 		var pair []byte
-		if i := indexByte(rest, ';'); i >= 0 {
+		if i := bytes.IndexByte(rest, ';'); i >= 0 {
 			pair, rest = rest[:i], rest[i+1:]
 		} else {
 			pair, rest = rest, nil
 		}
-		pair = trimOWS(pair)
+		pair = httpbytes.TrimOWS(pair)
 		if len(pair) == 0 {
 			continue
 		}
@@ -37,8 +42,8 @@ func (r *RequestRules) CookieBypasses(cookieField []byte) bool {
 			return true
 		}
 		name := pair
-		if i := indexByte(pair, '='); i >= 0 {
-			name = trimOWS(pair[:i])
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
+			name = httpbytes.TrimOWS(pair[:i])
 		}
 		if r.BypassCookie.Match(name) {
 			return true

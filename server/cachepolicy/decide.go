@@ -1,6 +1,10 @@
 package cachepolicy
 
-import "time"
+import (
+	"time"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // Reasons a response is not stored (Decision.Reason). They are short static
 // phrases, fit for a log field or an X-Cache detail.
@@ -141,10 +145,10 @@ func varyAllowed(lines [][]byte) (acceptEncoding, ok bool) {
 		for rest := line; len(rest) > 0; {
 			var item []byte
 			item, rest, _ = cutList(rest, ',')
-			item = trimOWS(item)
+			item = httpbytes.TrimOWS(item)
 			switch {
 			case len(item) == 0:
-			case equalFold(item, "accept-encoding"):
+			case httpbytes.EqualFold(item, "accept-encoding"):
 				acceptEncoding = true
 			default:
 				return false, false
@@ -158,7 +162,7 @@ func varyAllowed(lines [][]byte) (acceptEncoding, ok bool) {
 // invalid value ignored (RFC 9111 §5.1); clamped like any delta-seconds.
 func parseAge(v []byte) time.Duration {
 	item, _, _ := cutList(v, ',')
-	item = trimOWS(item)
+	item = httpbytes.TrimOWS(item)
 	if len(item) > 0 && item[0] == '"' {
 		return 0 // quoting is for directives, not for Age
 	}

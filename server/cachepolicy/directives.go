@@ -1,5 +1,11 @@
 package cachepolicy
 
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
+
 // Cache-Control directive interpretation (RFC 9111 §5.2.2), shared by the
 // Cache-Control parser (list syntax, RFC 9110 §5.6.1) and the
 // CDN-Cache-Control parser (Structured Fields Dictionary, RFC 9213 §2.1).
@@ -78,19 +84,19 @@ type directives struct {
 func (d *directives) apply(name, value []byte, hasValue bool) {
 	d.count++
 	switch {
-	case equalFold(name, "no-store"):
+	case httpbytes.EqualFold(name, "no-store"):
 		d.noStore = true
-	case equalFold(name, "no-cache"):
+	case httpbytes.EqualFold(name, "no-cache"):
 		d.noCache = true
-	case equalFold(name, "private"):
+	case httpbytes.EqualFold(name, "private"):
 		d.private = true
-	case equalFold(name, "public"):
+	case httpbytes.EqualFold(name, "public"):
 		d.public = true
-	case equalFold(name, "must-revalidate"):
+	case httpbytes.EqualFold(name, "must-revalidate"):
 		d.mustRevalidate = true
-	case equalFold(name, "max-age"):
+	case httpbytes.EqualFold(name, "max-age"):
 		d.maxAge.merge(value, hasValue)
-	case equalFold(name, "s-maxage"):
+	case httpbytes.EqualFold(name, "s-maxage"):
 		d.sMaxAge.merge(value, hasValue)
 	}
 }
@@ -111,15 +117,15 @@ func parseCacheControl(lines [][]byte) directives {
 			if unterminated {
 				d.malformed = true
 			}
-			item = trimOWS(item)
+			item = httpbytes.TrimOWS(item)
 			if len(item) == 0 {
 				continue
 			}
 			name, value, hasValue := item, []byte(nil), false
-			if i := indexByte(item, '='); i >= 0 {
-				name, value, hasValue = trimOWS(item[:i]), trimOWS(item[i+1:]), true
+			if i := bytes.IndexByte(item, '='); i >= 0 {
+				name, value, hasValue = httpbytes.TrimOWS(item[:i]), httpbytes.TrimOWS(item[i+1:]), true
 			}
-			if !isToken(name) || !readableValue(value) {
+			if !httpbytes.IsToken(name) || !readableValue(value) {
 				d.malformed = true
 				continue
 			}
@@ -133,7 +139,7 @@ func parseCacheControl(lines [][]byte) directives {
 // control characters.
 func readableValue(v []byte) bool {
 	if len(v) > 0 && v[0] == '"' {
-		return isQuotedString(v)
+		return httpbytes.QuotedStringLen(v) == len(v)
 	}
 	for _, c := range v {
 		if c == '"' || (c < 0x20 && c != '\t') || c == 0x7f {

@@ -1,6 +1,11 @@
 package cachepolicy
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // AcceptsEncoding reports whether an Accept-Encoding field value accepts
 // content coding (RFC 9110 §12.5.3), e.g. "gzip", "br", "identity".
@@ -26,7 +31,7 @@ func AcceptsEncoding(acceptEncoding []byte, coding string) bool {
 		var item []byte
 		item, rest, _ = cutList(rest, ',')
 		name, params, _ := cutList(item, ';')
-		name = trimOWS(name)
+		name = httpbytes.TrimOWS(name)
 		if len(name) == 0 {
 			continue
 		}
@@ -49,12 +54,12 @@ func AcceptsEncoding(acceptEncoding []byte, coding string) bool {
 
 // sameCoding compares a listed coding with the wanted one, aliases included.
 func sameCoding(name []byte, coding string) bool {
-	if equalFold(name, coding) {
+	if httpbytes.EqualFold(name, coding) {
 		return true
 	}
 	for _, alias := range [...][2]string{{"gzip", "x-gzip"}, {"compress", "x-compress"}} {
-		if equalFold(name, alias[0]) && strings.EqualFold(coding, alias[1]) ||
-			equalFold(name, alias[1]) && strings.EqualFold(coding, alias[0]) {
+		if httpbytes.EqualFold(name, alias[0]) && strings.EqualFold(coding, alias[1]) ||
+			httpbytes.EqualFold(name, alias[1]) && strings.EqualFold(coding, alias[0]) {
 			return true
 		}
 	}
@@ -67,12 +72,12 @@ func weight(params []byte) int {
 	for rest := params; len(rest) > 0; {
 		var p []byte
 		p, rest, _ = cutList(rest, ';')
-		name, value := trimOWS(p), []byte(nil)
-		i := indexByte(name, '=')
+		name, value := httpbytes.TrimOWS(p), []byte(nil)
+		i := bytes.IndexByte(name, '=')
 		if i >= 0 {
-			name, value = trimOWS(name[:i]), trimOWS(name[i+1:])
+			name, value = httpbytes.TrimOWS(name[:i]), httpbytes.TrimOWS(name[i+1:])
 		}
-		if !equalFold(name, "q") {
+		if !httpbytes.EqualFold(name, "q") {
 			continue
 		}
 		if i < 0 {

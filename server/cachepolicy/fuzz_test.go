@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 var knownReasons = map[string]bool{
@@ -89,7 +91,7 @@ func FuzzAcceptsEncoding(f *testing.F) {
 		if strings.Trim(ae, " \t,") == "" && got != strings.EqualFold(coding, "identity") {
 			t.Fatalf("empty list: %v", got)
 		}
-		if !strings.ContainsAny(ae, `"\`) && isToken([]byte(coding)) {
+		if !strings.ContainsAny(ae, `"\`) && httpbytes.IsToken([]byte(coding)) {
 			if AcceptsEncoding([]byte(ae+", "+coding+";q=0"), coding) {
 				t.Fatal("explicit q=0 did not refuse")
 			}

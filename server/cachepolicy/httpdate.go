@@ -1,6 +1,9 @@
 package cachepolicy
 
-import "time"
+import (
+	"bytes"
+	"time"
+)
 
 // HTTP-date (RFC 9110 §5.6.7) parsing and formatting, by hand so that no
 // form allocates: "Expires: 0" and other garbage arrive on every response of
@@ -60,7 +63,7 @@ func parseASCTime(b []byte) (time.Time, bool) {
 
 // parseRFC850: day-name-l "," SP 2DIGIT "-" month "-" 2DIGIT SP time SP "GMT".
 func parseRFC850(b []byte) (time.Time, bool) {
-	comma := indexByte(b, ',')
+	comma := bytes.IndexByte(b, ',')
 	if comma < 0 || !isName(b[:comma], longDays[:]) {
 		return time.Time{}, false
 	}

@@ -1,5 +1,11 @@
 package cachepolicy
 
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
+
 // SameHostPath returns the path+query that an unsafe request's Location or
 // Content-Location value uri refers to, when it refers to the request's own
 // host, so that the caller can invalidate that URI too (RFC 9111 §4.4, which
@@ -17,7 +23,7 @@ package cachepolicy
 // The result is a view into uri except when uri had no path ("http://h" or
 // "http://h?q"), where a new slice is allocated. Any goroutine.
 func SameHostPath(host, uri []byte) (path []byte, ok bool) {
-	uri = trimOWS(uri)
+	uri = httpbytes.TrimOWS(uri)
 	if len(uri) == 0 || len(host) == 0 {
 		return nil, false
 	}
@@ -33,9 +39,9 @@ func SameHostPath(host, uri []byte) (path []byte, ok bool) {
 			return nil, false // network-path reference: names an authority we can't vouch for
 		}
 		return dropFragment(uri), true
-	case hasPrefixFold(uri, "http://"):
+	case httpbytes.HasPrefixFold(uri, "http://"):
 		rest = uri[len("http://"):]
-	case hasPrefixFold(uri, "https://"):
+	case httpbytes.HasPrefixFold(uri, "https://"):
 		rest = uri[len("https://"):]
 	default:
 		return nil, false
@@ -47,7 +53,7 @@ func SameHostPath(host, uri []byte) (path []byte, ok bool) {
 			break
 		}
 	}
-	if !equalFold(rest[:end], host) {
+	if !httpbytes.EqualFold(rest[:end], host) {
 		return nil, false
 	}
 	p := dropFragment(rest[end:])
@@ -59,7 +65,7 @@ func SameHostPath(host, uri []byte) (path []byte, ok bool) {
 }
 
 func dropFragment(p []byte) []byte {
-	if i := indexByte(p, '#'); i >= 0 {
+	if i := bytes.IndexByte(p, '#'); i >= 0 {
 		return p[:i]
 	}
 	return p

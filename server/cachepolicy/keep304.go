@@ -1,5 +1,7 @@
 package cachepolicy
 
+import "github.com/mcpage/mcpage/internal/httpbytes"
+
 // KeepOn304 reports whether a stored header field called name is sent with a
 // 304 Not Modified answered from the store: the fields RFC 9110 §15.4.5 wants
 // repeated (Cache-Control, Content-Location, Date, ETag, Expires, Vary), and
@@ -11,13 +13,13 @@ package cachepolicy
 func KeepOn304(name []byte) bool {
 	switch len(name) {
 	case 4:
-		return equalFold(name, "etag") || equalFold(name, "date") || equalFold(name, "vary")
+		return httpbytes.EqualFold(name, "etag") || httpbytes.EqualFold(name, "date") || httpbytes.EqualFold(name, "vary")
 	case 7:
-		return equalFold(name, "expires")
+		return httpbytes.EqualFold(name, "expires")
 	case 13:
-		return equalFold(name, "cache-control") || equalFold(name, "last-modified")
+		return httpbytes.EqualFold(name, "cache-control") || httpbytes.EqualFold(name, "last-modified")
 	case 16:
-		return equalFold(name, "content-location")
+		return httpbytes.EqualFold(name, "content-location")
 	}
 	return false
 }

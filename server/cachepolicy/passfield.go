@@ -1,5 +1,7 @@
 package cachepolicy
 
+import "github.com/mcpage/mcpage/internal/httpbytes"
+
 // ForcesPass reports whether a request field with this name makes a
 // cacheable request pass: forwarded, never answered from the cache and never
 // stored. Each of these fields changes what many origin frameworks render for
@@ -16,13 +18,13 @@ package cachepolicy
 func ForcesPass(name []byte) bool {
 	switch len(name) {
 	case 13:
-		return equalFold(name, "x-http-method") || equalFold(name, "x-rewrite-url")
+		return httpbytes.EqualFold(name, "x-http-method") || httpbytes.EqualFold(name, "x-rewrite-url")
 	case 14:
-		return equalFold(name, "x-original-url")
+		return httpbytes.EqualFold(name, "x-original-url")
 	case 17:
-		return equalFold(name, "x-method-override")
+		return httpbytes.EqualFold(name, "x-method-override")
 	case 22:
-		return equalFold(name, "x-http-method-override")
+		return httpbytes.EqualFold(name, "x-http-method-override")
 	}
 	return false
 }

@@ -1,6 +1,10 @@
 package cachepolicy
 
-import "time"
+import (
+	"time"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // Rules are the proxy's storage settings. Fill them in before use and do not
 // change them afterwards; then any number of goroutines may call Decide at
@@ -77,21 +81,21 @@ func (r *Response) MarkAuthorized() { r.authorized = true }
 // Age and Last-Modified the first field line counts; every Expires line is
 // counted (more than one makes an Expires-based lifetime stale).
 func (r *Response) Observe(name, value []byte) {
-	value = trimOWS(value)
+	value = httpbytes.TrimOWS(value)
 	switch len(name) {
 	case 3:
-		if equalFold(name, "age") && r.first(seenAge) {
+		if httpbytes.EqualFold(name, "age") && r.first(seenAge) {
 			r.age = value
 		}
 	case 4:
 		switch {
-		case equalFold(name, "vary"):
+		case httpbytes.EqualFold(name, "vary"):
 			r.overflow = !r.vary.add(value) || r.overflow
-		case equalFold(name, "date") && r.first(seenDate):
+		case httpbytes.EqualFold(name, "date") && r.first(seenDate):
 			r.date = value
 		}
 	case 7:
-		if equalFold(name, "expires") {
+		if httpbytes.EqualFold(name, "expires") {
 			if r.nExpires == 0 {
 				r.expires = value
 			}
@@ -99,18 +103,18 @@ func (r *Response) Observe(name, value []byte) {
 		}
 	case 10, 11:
 		// Set-Cookie2 (RFC 2965, obsolete) carries per-user state just the same.
-		if equalFold(name, "set-cookie") || equalFold(name, "set-cookie2") {
+		if httpbytes.EqualFold(name, "set-cookie") || httpbytes.EqualFold(name, "set-cookie2") {
 			r.setCookie = true
 		}
 	case 13:
 		switch {
-		case equalFold(name, "cache-control"):
+		case httpbytes.EqualFold(name, "cache-control"):
 			r.overflow = !r.cc.add(value) || r.overflow
-		case equalFold(name, "last-modified") && r.first(seenLastMod):
+		case httpbytes.EqualFold(name, "last-modified") && r.first(seenLastMod):
 			r.lastMod = value
 		}
 	case 17:
-		if equalFold(name, "cdn-cache-control") {
+		if httpbytes.EqualFold(name, "cdn-cache-control") {
 			r.overflow = !r.cdn.add(value) || r.overflow
 		}
 	}

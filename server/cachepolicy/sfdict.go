@@ -1,5 +1,7 @@
 package cachepolicy
 
+import "github.com/mcpage/mcpage/internal/httpbytes"
+
 // A validating walk over RFC 8941 Structured Field Dictionaries, just enough
 // for CDN-Cache-Control (RFC 9213 §2.1): each member's key and raw value are
 // handed to directives.apply, parameters are checked and ignored. It builds
@@ -51,7 +53,7 @@ func sfDictionary(b []byte, d *directives) bool {
 			return false
 		}
 		d.apply(key, val, hasVal)
-		for i < len(b) && isOWS(b[i]) {
+		for i < len(b) && httpbytes.IsOWS(b[i]) {
 			i++
 		}
 		if i == len(b) {
@@ -61,7 +63,7 @@ func sfDictionary(b []byte, d *directives) bool {
 			return false
 		}
 		i++
-		for i < len(b) && isOWS(b[i]) {
+		for i < len(b) && httpbytes.IsOWS(b[i]) {
 			i++
 		}
 		if i == len(b) {
@@ -144,7 +146,7 @@ func sfBareItem(b []byte, i int) int {
 		}
 		return -1
 	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '*':
-		for i++; i < len(b) && (tcharTable[b[i]] || b[i] == ':' || b[i] == '/'); i++ {
+		for i++; i < len(b) && (httpbytes.IsTchar(b[i]) || b[i] == ':' || b[i] == '/'); i++ {
 		}
 		return i
 	case c == ':':

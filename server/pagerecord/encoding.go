@@ -1,5 +1,7 @@
 package pagerecord
 
+import "github.com/mcpage/mcpage/internal/httpbytes"
+
 // Encoding is a content coding of a stored body. The values are the ones
 // written at offsets 8 and 9 of a record and must not be renumbered.
 type Encoding uint8
@@ -37,17 +39,17 @@ func (e Encoding) valid() bool { return e < numEncodings }
 // (Identity, false): such a body cannot be stored or decoded as one coding.
 // Safe from any goroutine; it does not allocate or retain contentEncoding.
 func ParseEncoding(contentEncoding []byte) (Encoding, bool) {
-	v := trimOWS(contentEncoding)
+	v := httpbytes.TrimOWS(contentEncoding)
 	switch {
-	case len(v) == 0, equalFold(v, "identity"):
+	case len(v) == 0, httpbytes.EqualFold(v, "identity"):
 		return Identity, true
-	case equalFold(v, "gzip"), equalFold(v, "x-gzip"):
+	case httpbytes.EqualFold(v, "gzip"), httpbytes.EqualFold(v, "x-gzip"):
 		return Gzip, true
-	case equalFold(v, "deflate"):
+	case httpbytes.EqualFold(v, "deflate"):
 		return Deflate, true
-	case equalFold(v, "br"):
+	case httpbytes.EqualFold(v, "br"):
 		return Brotli, true
-	case equalFold(v, "zstd"):
+	case httpbytes.EqualFold(v, "zstd"):
 		return Zstd, true
 	}
 	return Identity, false

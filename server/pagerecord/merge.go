@@ -1,6 +1,10 @@
 package pagerecord
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // AppendMergedHeader implements the header update of RFC 9111 §3.2 / §4.3.4
 // (freshening a stored response with a 304): it appends to dst the stored
@@ -22,34 +26,34 @@ import "bytes"
 // the number of lines, which the callers bound (response head limits).
 func AppendMergedHeader(dst, stored, update []byte) []byte {
 	for rest := stored; len(rest) > 0; {
-		var line []byte
-		var crlf bool
-		full := rest
-		line, rest, crlf = cutLine(rest)
-		name, _, ok := splitField(line)
-		if !ok || !crlf {
-			continue
-		}
-		if !updates(update, name) {
-			dst = append(dst, full[:len(full)-len(rest)]...)
-			continue
-		}
-		if !hasField(stored[:len(stored)-len(full)], name) {
+		before := stored[:len(stored)-len(rest)]
+		name, line, ok := nextField(&rest)
+		switch {
+		case !ok:
+		case !updates(update, name):
+			dst = append(dst, line...)
+		case !hasField(before, name):
 			dst = appendFields(dst, update, name)
 		}
 	}
 	for rest := update; len(rest) > 0; {
-		var line []byte
-		var crlf bool
-		full := rest
-		line, rest, crlf = cutLine(rest)
-		name, _, ok := splitField(line)
-		if !ok || !crlf || hasField(stored, name) || listedInConnection(update, name) {
-			continue
+		name, line, ok := nextField(&rest)
+		if ok && !hasField(stored, name) && !listedInConnection(update, name) {
+			dst = append(dst, line...)
 		}
-		dst = append(dst, full[:len(full)-len(rest)]...)
 	}
 	return dst
+}
+
+// nextField cuts the first line off *block: line is that line with its
+// terminator, name its field name, and ok whether it is a valid, storable,
+// CRLF-terminated field (splitField).
+func nextField(block *[]byte) (name, line []byte, ok bool) {
+	b := *block
+	l, rest, crlf := cutLine(b)
+	*block = rest
+	name, _, ok = splitField(l)
+	return name, b[:len(b)-len(rest)], ok && crlf
 }
 
 // updates reports whether update holds a valid, updatable field called name.
@@ -61,11 +65,7 @@ func updates(update, name []byte) bool {
 // field called name.
 func hasField(block, name []byte) bool {
 	for len(block) > 0 {
-		var line []byte
-		var crlf bool
-		line, block, crlf = cutLine(block)
-		n, _, ok := splitField(line)
-		if ok && crlf && equalFoldBytes(n, name) {
+		if n, _, ok := nextField(&block); ok && httpbytes.EqualFold(n, name) {
 			return true
 		}
 	}
@@ -75,12 +75,8 @@ func hasField(block, name []byte) bool {
 // appendFields appends every valid CRLF-terminated line of block called name.
 func appendFields(dst, block, name []byte) []byte {
 	for len(block) > 0 {
-		full := block
-		line, rest, crlf := cutLine(block)
-		block = rest
-		n, _, ok := splitField(line)
-		if ok && crlf && equalFoldBytes(n, name) {
-			dst = append(dst, full[:len(full)-len(rest)]...)
+		if n, line, ok := nextField(&block); ok && httpbytes.EqualFold(n, name) {
+			dst = append(dst, line...)
 		}
 	}
 	return dst
@@ -93,19 +89,9 @@ func listedInConnection(block, name []byte) bool {
 		var line []byte
 		line, block, _ = cutLine(block)
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !equalFold(line[:colon], "connection") {
-			continue
-		}
-		for v := line[colon+1:]; len(v) > 0; {
-			item := v
-			if c := bytes.IndexByte(v, ','); c >= 0 {
-				item, v = v[:c], v[c+1:]
-			} else {
-				v = nil
-			}
-			if equalFoldBytes(trimOWS(item), name) {
-				return true
-			}
+		if colon > 0 && httpbytes.EqualFold(line[:colon], "connection") &&
+			httpbytes.HasElementFold(line[colon+1:], name) {
+			return true
 		}
 	}
 	return false

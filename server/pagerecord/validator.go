@@ -1,12 +1,16 @@
 package pagerecord
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // IsValidator reports whether a header field called name is a validator a
 // stale page can be revalidated with (RFC 9110 §8.8): ETag or Last-Modified,
 // ASCII case-insensitively. Any goroutine; no allocation.
 func IsValidator(name []byte) bool {
-	return equalFold(name, "etag") || equalFold(name, "last-modified")
+	return httpbytes.EqualFold(name, "etag") || httpbytes.EqualFold(name, "last-modified")
 }
 
 // Revalidatable reports whether a stale r may be revalidated with a

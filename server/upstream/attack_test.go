@@ -27,21 +27,11 @@ const longTimeout = time.Minute
 // arrives at all is prompt).
 func within(t *testing.T, p *Pool, d time.Duration, build func(*fasthttp.Request)) *Job {
 	t.Helper()
-	j := AcquireJob()
-	build(&j.Req)
-	ch := make(chan *Job, 1)
-	j.Ctx, j.Done = ch, doneChan
-	if err := p.Submit(j); err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
-	select {
-	case <-ch:
-		t.Cleanup(func() { ReleaseJob(j) })
-		return j
-	case <-time.After(d):
+	j := submitWait(t, p, d, build)
+	if j == nil {
 		t.Fatalf("no result within %v (exchange timeout %v): the failure was not detected", d, longTimeout)
-		return nil
 	}
+	return j
 }
 
 // TestHostIsTheArgument checks that the Host sent is exactly BuildRequest's
@@ -299,18 +289,7 @@ func TestResponseDisagreements(t *testing.T) {
 			p := newPool(t, Config{Addrs: []string{up.addr()}, Timeout: longTimeout,
 				ResponseIdleTimeout: 300 * time.Millisecond})
 			j := within(t, p, 15*time.Second, get("/"))
-			if j.Err != tt.want {
-				t.Fatalf("Err = %v (cause %v), want %v", j.Err, j.Cause, tt.want)
-			}
-			if StatusFor(j.Err) != 502 {
-				t.Errorf("StatusFor = %d, want 502", StatusFor(j.Err))
-			}
-			if len(j.Resp.Body()) != 0 {
-				t.Errorf("Resp keeps a %d-byte body after an error", len(j.Resp.Body()))
-			}
-			if up.requests.Load() != 1 {
-				t.Errorf("upstream read %d requests, want 1", up.requests.Load())
-			}
+			checkBadGateway(t, j, tt.want, up)
 		})
 	}
 }

@@ -52,17 +52,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	for b.Loop() {
-		j := AcquireJob()
-		BuildRequest(&j.Req, []byte("GET"), []byte("/bench"), []byte("bench.test"), benchHeaders, nil, benchForward)
-		j.Ctx, j.Done = ch, benchDone
-		if err := p.Submit(j); err != nil {
-			b.Fatal(err)
-		}
-		<-ch
-		if j.Err != nil {
-			b.Fatal(j.Err, j.Cause)
-		}
-		ReleaseJob(j)
+		benchExchange(b, p, ch)
 	}
 }
 
@@ -76,19 +66,25 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		ch := make(chan struct{}, 1)
 		for pb.Next() {
-			j := AcquireJob()
-			BuildRequest(&j.Req, []byte("GET"), []byte("/bench"), []byte("bench.test"), benchHeaders, nil, benchForward)
-			j.Ctx, j.Done = ch, benchDone
-			if err := p.Submit(j); err != nil {
-				b.Fatal(err)
-			}
-			<-ch
-			if j.Err != nil {
-				b.Fatal(j.Err, j.Cause)
-			}
-			ReleaseJob(j)
+			benchExchange(b, p, ch)
 		}
 	})
+}
+
+// benchExchange runs one exchange through BuildRequest, Submit, a worker and
+// Done, which signals ch.
+func benchExchange(b *testing.B, p *Pool, ch chan struct{}) {
+	j := AcquireJob()
+	BuildRequest(&j.Req, []byte("GET"), []byte("/bench"), []byte("bench.test"), benchHeaders, nil, benchForward)
+	j.Ctx, j.Done = ch, benchDone
+	if err := p.Submit(j); err != nil {
+		b.Fatal(err)
+	}
+	<-ch
+	if j.Err != nil {
+		b.Fatal(j.Err, j.Cause)
+	}
+	ReleaseJob(j)
 }
 
 // TestRoundTripAllocs pins the steady-state cost of a whole exchange (build,

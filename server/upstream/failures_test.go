@@ -130,18 +130,7 @@ func TestBrokenResponses(t *testing.T) {
 			})
 			p := newPool(t, Config{Addrs: []string{up.addr()}, MaxResponseBodyBytes: tt.max, Timeout: 5 * time.Second})
 			j := roundTrip(t, p, get("/"))
-			if j.Err != tt.want {
-				t.Fatalf("Err = %v (cause %v), want %v", j.Err, j.Cause, tt.want)
-			}
-			if StatusFor(j.Err) != 502 {
-				t.Errorf("StatusFor = %d, want 502", StatusFor(j.Err))
-			}
-			if len(j.Resp.Body()) != 0 {
-				t.Errorf("Resp keeps a %d-byte body after an error", len(j.Resp.Body()))
-			}
-			if up.requests.Load() != 1 {
-				t.Errorf("upstream read %d requests, want 1", up.requests.Load())
-			}
+			checkBadGateway(t, j, tt.want, up)
 		})
 	}
 }
@@ -339,5 +328,23 @@ func TestStatusFor(t *testing.T) {
 		if got := StatusFor(tt.err); got != tt.want {
 			t.Errorf("StatusFor(%v) = %d, want %d", tt.err, got, tt.want)
 		}
+	}
+}
+
+// checkBadGateway checks a job that failed with want after up read its one
+// request: answered 502, and no body kept.
+func checkBadGateway(t *testing.T, j *Job, want error, up *rawServer) {
+	t.Helper()
+	if j.Err != want {
+		t.Fatalf("Err = %v (cause %v), want %v", j.Err, j.Cause, want)
+	}
+	if StatusFor(j.Err) != 502 {
+		t.Errorf("StatusFor = %d, want 502", StatusFor(j.Err))
+	}
+	if len(j.Resp.Body()) != 0 {
+		t.Errorf("Resp keeps a %d-byte body after an error", len(j.Resp.Body()))
+	}
+	if up.requests.Load() != 1 {
+		t.Errorf("upstream read %d requests, want 1", up.requests.Load())
 	}
 }

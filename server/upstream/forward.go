@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 // Forward describes the proxy's additions to a request sent upstream. The zero
@@ -77,15 +78,15 @@ var (
 //
 // The other header fields go out in order, names in their original case,
 // values unchanged, duplicates and unknown fields kept, except: hop-by-hop
-// fields (see IsHopByHop) and every field named in a Connection field are
-// dropped, Expect is dropped (the proxy already holds the body), a field whose
-// name contains '_' is dropped (as nginx does by default: CGI-style origins map
-// '-' and '_' alike, so "Content_Length" or "X_Forwarded_For" would shadow the
-// real fields), the received Content-Length is replaced, and fw's changes
-// apply (see Forward); fields fw adds go last. The body, already de-chunked,
-// is copied with Content-Length: len(body); a Content-Length is also sent for
-// an empty body the client framed with Content-Length or Transfer-Encoding (an
-// empty POST), and none otherwise.
+// fields (httpbytes.IsHopByHop) and every field named in a Connection field
+// are dropped, Expect is dropped (the proxy already holds the body), a field
+// whose name contains '_' is dropped (as nginx does by default: CGI-style
+// origins map '-' and '_' alike, so "Content_Length" or "X_Forwarded_For"
+// would shadow the real fields), the received Content-Length is replaced, and
+// fw's changes apply (see Forward); fields fw adds go last. The body, already
+// de-chunked, is copied with Content-Length: len(body); a Content-Length is
+// also sent for an empty body the client framed with Content-Length or
+// Transfer-Encoding (an empty POST), and none otherwise.
 //
 // dst's header is left in fasthttp's raw mode (see Job.Req). fw may be nil.
 // BuildRequest allocates nothing once dst has grown to fit (except for an
@@ -119,13 +120,13 @@ func BuildRequest(dst *fasthttp.Request, method, target, host []byte, headers []
 	for i := range headers {
 		name := headers[i].Name
 		switch {
-		case asciiEqualFold(name, "connection"):
+		case httpbytes.EqualFold(name, "connection"):
 			tokens = connTokens(tokens, headers[i].Value)
-		case asciiEqualFold(name, "content-length"), asciiEqualFold(name, "transfer-encoding"):
+		case httpbytes.EqualFold(name, "content-length"), httpbytes.EqualFold(name, "transfer-encoding"):
 			framed = true
-		case asciiEqualFold(name, "x-forwarded-for"):
+		case httpbytes.EqualFold(name, "x-forwarded-for"):
 			lastXFF = i
-		case asciiEqualFold(name, "via"):
+		case httpbytes.EqualFold(name, "via"):
 			lastVia = i
 		}
 	}
@@ -185,9 +186,9 @@ func originForm(method, target []byte) []byte {
 	switch {
 	case len(target) == 0 || target[0] == '/':
 		return target
-	case len(target) >= 7 && asciiEqualFold(target[:7], "http://"):
+	case httpbytes.HasPrefixFold(target, "http://"):
 		rest = target[7:]
-	case len(target) >= 8 && asciiEqualFold(target[:8], "https://"):
+	case httpbytes.HasPrefixFold(target, "https://"):
 		rest = target[8:]
 	default:
 		return target // "*", or nothing this function knows how to reduce
@@ -210,29 +211,29 @@ func originForm(method, target []byte) []byte {
 
 // dropRequestField reports whether a received field is not forwarded as is.
 func dropRequestField(name []byte, fw *Forward) bool {
-	if IsHopByHop(name) || bytes.IndexByte(name, '_') >= 0 {
+	if httpbytes.IsHopByHop(name) || bytes.IndexByte(name, '_') >= 0 {
 		return true
 	}
 	switch len(name) {
 	case 4:
-		return asciiEqualFold(name, "host")
+		return httpbytes.EqualFold(name, "host")
 	case 6:
-		return asciiEqualFold(name, "expect")
+		return httpbytes.EqualFold(name, "expect")
 	case 8:
-		return fw.StripConditional && (asciiEqualFold(name, "if-match") || asciiEqualFold(name, "if-range"))
+		return fw.StripConditional && (httpbytes.EqualFold(name, "if-match") || httpbytes.EqualFold(name, "if-range"))
 	case 13:
-		return fw.StripConditional && asciiEqualFold(name, "if-none-match")
+		return fw.StripConditional && httpbytes.EqualFold(name, "if-none-match")
 	case 14:
-		return asciiEqualFold(name, "content-length")
+		return httpbytes.EqualFold(name, "content-length")
 	case 15:
-		return fw.AcceptEncoding != nil && asciiEqualFold(name, "accept-encoding")
+		return fw.AcceptEncoding != nil && httpbytes.EqualFold(name, "accept-encoding")
 	case 16:
-		return fw.ForwardedHost && asciiEqualFold(name, "x-forwarded-host")
+		return fw.ForwardedHost && httpbytes.EqualFold(name, "x-forwarded-host")
 	case 17:
-		return (fw.Proto != "" && asciiEqualFold(name, "x-forwarded-proto")) ||
-			(fw.StripConditional && asciiEqualFold(name, "if-modified-since"))
+		return (fw.Proto != "" && httpbytes.EqualFold(name, "x-forwarded-proto")) ||
+			(fw.StripConditional && httpbytes.EqualFold(name, "if-modified-since"))
 	case 19:
-		return fw.StripConditional && asciiEqualFold(name, "if-unmodified-since")
+		return fw.StripConditional && httpbytes.EqualFold(name, "if-unmodified-since")
 	}
 	return false
 }

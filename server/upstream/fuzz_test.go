@@ -10,21 +10,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
-
-// isToken reports whether b is a non-empty RFC 9110 token, as the request
-// parser guarantees for field names.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // fuzzHeaders turns "name:value" lines into fields the way the request parser
 // could have produced them: token names, values without CR, LF, NUL or
@@ -36,7 +23,7 @@ func fuzzHeaders(raw string) (hs []httpparse.Header, ok bool) {
 	for _, line := range strings.Split(raw, "\n") {
 		name, value, found := strings.Cut(line, ":")
 		value = strings.Trim(value, " \t")
-		if !found || !isToken([]byte(name)) || strings.ContainsAny(value, "\r\n\x00") {
+		if !found || !httpbytes.IsToken([]byte(name)) || strings.ContainsAny(value, "\r\n\x00") {
 			return nil, false
 		}
 		hs = append(hs, httpparse.Header{Name: []byte(name), Value: []byte(value)})
@@ -57,7 +44,7 @@ func FuzzBuildRequest(f *testing.F) {
 		headers, ok := fuzzHeaders(rawHeaders)
 		// Targets as the parser hands them over: not empty, no whitespace or
 		// controls, and not starting with '?' (fasthttp would write "/?").
-		if !ok || !isToken([]byte(method)) || target == "" || target[0] == '?' ||
+		if !ok || !httpbytes.IsToken([]byte(method)) || target == "" || target[0] == '?' ||
 			strings.ContainsAny(target, " \t\r\n\x00") {
 			return
 		}
@@ -99,7 +86,7 @@ func FuzzBuildRequest(f *testing.F) {
 		}
 		var tokens [][]byte
 		for _, h := range headers {
-			if asciiEqualFold(h.Name, "connection") {
+			if httpbytes.EqualFold(h.Name, "connection") {
 				tokens = connTokens(tokens, h.Value)
 			}
 		}
@@ -109,19 +96,19 @@ func FuzzBuildRequest(f *testing.F) {
 			name, value, _ := strings.Cut(l, ": ")
 			out = append(out, httpparse.Header{Name: []byte(name), Value: []byte(value)})
 			switch {
-			case IsHopByHop([]byte(name)), asciiEqualFold([]byte(name), "expect"), strings.Contains(name, "_"):
+			case httpbytes.IsHopByHop([]byte(name)), httpbytes.EqualFold([]byte(name), "expect"), strings.Contains(name, "_"):
 				t.Fatalf("%q forwarded", l)
-			case asciiEqualFold([]byte(name), "host"):
+			case httpbytes.EqualFold([]byte(name), "host"):
 				hosts++
 				if i != 0 || value != "host.test" {
 					t.Fatalf("Host line %d is %q", i, l)
 				}
-			case fw.ForwardedHost && asciiEqualFold([]byte(name), "x-forwarded-host"):
+			case fw.ForwardedHost && httpbytes.EqualFold([]byte(name), "x-forwarded-host"):
 				xfhs++
 				if value != "host.test" {
 					t.Fatalf("%q forwarded", l)
 				}
-			case asciiEqualFold([]byte(name), "content-length"):
+			case httpbytes.EqualFold([]byte(name), "content-length"):
 				lengths++
 				if value != strconv.Itoa(len(body)) {
 					t.Fatalf("Content-Length %s for a %d-byte body", value, len(body))
@@ -139,7 +126,7 @@ func FuzzBuildRequest(f *testing.F) {
 		k := 0
 		for _, h := range headers {
 			if dropRequestField(h.Name, fw) || namedIn(tokens, h.Name) ||
-				asciiEqualFold(h.Name, "x-forwarded-for") || asciiEqualFold(h.Name, "via") {
+				httpbytes.EqualFold(h.Name, "x-forwarded-for") || httpbytes.EqualFold(h.Name, "via") {
 				continue
 			}
 			for k < len(out) && !(bytes.Equal(out[k].Name, h.Name) && bytes.Equal(out[k].Value, h.Value)) {
@@ -161,7 +148,7 @@ func FuzzBuildRequest(f *testing.F) {
 // ownField reports whether the proxy itself may add a field with this name.
 func ownField(name []byte) bool {
 	for _, n := range []string{"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via", "accept-encoding", "content-length"} {
-		if asciiEqualFold(name, n) {
+		if httpbytes.EqualFold(name, n) {
 			return true
 		}
 	}
@@ -185,18 +172,18 @@ func FuzzVisitResponse(f *testing.F) {
 		cookies := 0
 		for name, value := range resp.Header.All() {
 			switch {
-			case asciiEqualFold(name, "connection"):
+			case httpbytes.EqualFold(name, "connection"):
 				tokens = connTokens(tokens, value)
-			case asciiEqualFold(name, "set-cookie"):
+			case httpbytes.EqualFold(name, "set-cookie"):
 				cookies++
 			}
 		}
 		visited := 0
 		VisitResponse(resp, func(name, value []byte) {
-			if IsHopByHop(name) || asciiEqualFold(name, "content-length") || namedIn(tokens, name) {
+			if httpbytes.IsHopByHop(name) || httpbytes.EqualFold(name, "content-length") || namedIn(tokens, name) {
 				t.Fatalf("visited %q: %q", name, value)
 			}
-			if asciiEqualFold(name, "set-cookie") {
+			if httpbytes.EqualFold(name, "set-cookie") {
 				visited++
 			}
 		})

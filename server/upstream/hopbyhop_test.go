@@ -5,59 +5,6 @@ import (
 	"testing"
 )
 
-func TestIsHopByHop(t *testing.T) {
-	tests := []struct {
-		name string
-		want bool
-	}{
-		{"Connection", true},
-		{"connection", true},
-		{"CONNECTION", true},
-		{"Keep-Alive", true},
-		{"keep-alive", true},
-		{"Proxy-Connection", true},
-		{"proxy-CONNECTION", true},
-		{"TE", true},
-		{"te", true},
-		{"Trailer", true},
-		{"trailer", true},
-		{"Transfer-Encoding", true},
-		{"TRANSFER-encoding", true},
-		{"Upgrade", true},
-		{"uPgRaDe", true},
-		// Near misses and end-to-end fields.
-		{"", false},
-		{"T", false},
-		{"TE2", false},
-		{"Trailers", false},
-		{"Connections", false},
-		{"Keep-Alive2", false},
-		{"KeepAlive", false},
-		{"Proxy-Connectio", false},
-		{"Transfer-Encodinf", false},
-		{"Content-Length", false},
-		{"Content-Encoding", false},
-		{"Upgrade-Insecure-Requests", false},
-		{"Proxy-Authorization", false},
-		{"Set-Cookie", false},
-		{"Host", false},
-		// Bytes that fold to the right letters only under Unicode rules.
-		{"\u212Aeep-Alive", false},
-	}
-	for _, tt := range tests {
-		if got := IsHopByHop([]byte(tt.name)); got != tt.want {
-			t.Errorf("IsHopByHop(%q) = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestIsHopByHopAllocs(t *testing.T) {
-	name := []byte("transfer-ENCODING")
-	if n := testing.AllocsPerRun(100, func() { IsHopByHop(name) }); n != 0 {
-		t.Fatalf("IsHopByHop allocates %v times per call", n)
-	}
-}
-
 func TestConnTokens(t *testing.T) {
 	tests := []struct {
 		value string

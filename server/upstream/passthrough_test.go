@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 // field is one visited response header field.
@@ -275,7 +277,7 @@ func TestBinaryBodies(t *testing.T) {
 					t.Fatalf("body differs: %d bytes, want %d", len(got), len(body))
 				}
 				for _, f := range visit(&j.Resp) {
-					if IsHopByHop([]byte(f.name)) || strings.EqualFold(f.name, "Content-Length") ||
+					if httpbytes.IsHopByHop([]byte(f.name)) || strings.EqualFold(f.name, "Content-Length") ||
 						strings.EqualFold(f.name, "X-Trailer") {
 						t.Errorf("visited %q", f)
 					}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -347,7 +348,7 @@ func TestDoneExactlyOnce(t *testing.T) {
 				return
 			}
 			// Echo the target so each job can check it got its own answer.
-			line := r.head[:indexByte(r.head, '\r')]
+			line, _, _ := bytes.Cut(r.head, []byte("\r"))
 			if _, err := io.WriteString(c, httpResponse("200 OK", "", line)); err != nil {
 				return
 			}
@@ -385,15 +386,6 @@ func TestDoneExactlyOnce(t *testing.T) {
 	if c := up.accepted.Load(); c > 4 {
 		t.Errorf("%d connections opened, MaxConnsPerAddr is 4", c)
 	}
-}
-
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return len(b)
 }
 
 func TestSubmitWithoutDonePanics(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 // maxInterimResponses is how many 1xx interim responses may precede the final
@@ -105,7 +107,7 @@ func checkHead(br *bufio.Reader) error {
 					if !bytes.Equal(rest[:k], http1Prefix[:k]) {
 						return errNotHTTP1
 					}
-				case status >= 0 && (rest[0] == ' ' || rest[0] == '\t'):
+				case status >= 0 && httpbytes.IsOWS(rest[0]):
 					return errObsFold
 				}
 			}
@@ -150,7 +152,7 @@ func checkHead(br *bufio.Reader) error {
 // followed by a space or nothing. fasthttp checks the rest.
 func validStatusLine(s []byte) bool {
 	p := len(http1Prefix)
-	if len(s) < p+1 || !isDigit(s[p]) {
+	if len(s) < p+1 || !httpbytes.IsDigit(s[p]) {
 		return false
 	}
 	s = s[p+1:]
@@ -160,10 +162,8 @@ func validStatusLine(s []byte) bool {
 	for len(s) > 0 && s[0] == ' ' {
 		s = s[1:]
 	}
-	if len(s) < 3 || !isDigit(s[0]) || !isDigit(s[1]) || !isDigit(s[2]) || s[0] == '0' {
+	if len(s) < 3 || !httpbytes.IsDigit(s[0]) || !httpbytes.IsDigit(s[1]) || !httpbytes.IsDigit(s[2]) || s[0] == '0' {
 		return false
 	}
 	return len(s) == 3 || s[3] == ' '
 }
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }

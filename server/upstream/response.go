@@ -1,11 +1,16 @@
 package upstream
 
-import "github.com/valyala/fasthttp"
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
+)
 
 // VisitResponse calls fn for each end-to-end header field of resp: values
 // unchanged, duplicates, unknown fields and every Set-Cookie kept, skipping
-// hop-by-hop fields (see IsHopByHop), every field named in a Connection field,
-// and Content-Length (the caller re-frames the body; resp.Body() is complete).
+// hop-by-hop fields (httpbytes.IsHopByHop), every field named in a Connection
+// field, and Content-Length (the caller re-frames the body; resp.Body() is
+// complete).
 //
 // Names are as received, except that fasthttp stores Content-Type,
 // Content-Encoding, Server and Set-Cookie apart and hands them back in their
@@ -17,23 +22,14 @@ import "github.com/valyala/fasthttp"
 // resp must be a Job.Resp filled by the pool (or otherwise read with
 // DisableNormalizing and SetNoDefaultContentType(true)), and must not change
 // during the call. name and value are valid only during the call to fn. fn may
-// not modify resp. VisitResponse allocates nothing for responses whose
-// Connection fields list at most 16 names. Safe from the goroutine that owns
-// resp.
+// not modify resp. It is VisitAllResponse with the hop fields left out, and
+// allocates as that does. Safe from the goroutine that owns resp.
 func VisitResponse(resp *fasthttp.Response, fn func(name, value []byte)) {
-	var tokStack [maxInlineTokens][]byte
-	tokens := tokStack[:0]
-	for name, value := range resp.Header.All() {
-		if asciiEqualFold(name, "connection") {
-			tokens = connTokens(tokens, value)
+	VisitAllResponse(resp, func(name, value []byte, hop bool) {
+		if !hop {
+			fn(name, value)
 		}
-	}
-	for name, value := range resp.Header.All() {
-		if IsHopByHop(name) || asciiEqualFold(name, "content-length") || namedIn(tokens, name) {
-			continue
-		}
-		fn(name, value)
-	}
+	})
 }
 
 // VisitAllResponse calls fn for every header field of resp as received,
@@ -54,14 +50,14 @@ func VisitAllResponse(resp *fasthttp.Response, fn func(name, value []byte, hop b
 	var tokStack [maxInlineTokens][]byte
 	tokens := tokStack[:0]
 	for name, value := range resp.Header.All() {
-		if asciiEqualFold(name, "connection") {
+		if httpbytes.EqualFold(name, "connection") {
 			tokens = connTokens(tokens, value)
 		}
 	}
 	for name, value := range resp.Header.All() {
-		if asciiEqualFold(name, "content-length") {
+		if httpbytes.EqualFold(name, "content-length") {
 			continue
 		}
-		fn(name, value, IsHopByHop(name) || namedIn(tokens, name))
+		fn(name, value, httpbytes.IsHopByHop(name) || namedIn(tokens, name))
 	}
 }

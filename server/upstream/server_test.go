@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 // rawServer is a loopback HTTP/1.1 upstream whose connections are driven by a
@@ -105,7 +107,7 @@ func (s *rawServer) readRequest(br *bufio.Reader) (rawRequest, error) {
 		if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
 			break
 		}
-		if name, value, ok := bytes.Cut(line, []byte(":")); ok && equalFold(name, []byte("content-length")) {
+		if name, value, ok := bytes.Cut(line, []byte(":")); ok && httpbytes.EqualFold(name, []byte("content-length")) {
 			cl, err = strconv.Atoi(string(bytes.TrimSpace(value)))
 			if err != nil {
 				return r, err
@@ -158,6 +160,18 @@ func doneChan(j *Job) { j.Ctx.(chan *Job) <- j }
 // roundTrip submits a job built by build and waits for its Done.
 func roundTrip(t testing.TB, p *Pool, build func(req *fasthttp.Request)) *Job {
 	t.Helper()
+	j := submitWait(t, p, 20*time.Second, build)
+	if j == nil {
+		t.Fatalf("Done not called within 20s")
+	}
+	return j
+}
+
+// submitWait submits a job built by build and returns it once its Done has
+// been called, or nil if that has not happened after d (the job is then still
+// in flight and is not released).
+func submitWait(t testing.TB, p *Pool, d time.Duration, build func(req *fasthttp.Request)) *Job {
+	t.Helper()
 	j := AcquireJob()
 	build(&j.Req)
 	ch := make(chan *Job, 1)
@@ -172,10 +186,9 @@ func roundTrip(t testing.TB, p *Pool, build func(req *fasthttp.Request)) *Job {
 		}
 		t.Cleanup(func() { ReleaseJob(j) })
 		return j
-	case <-time.After(20 * time.Second):
-		t.Fatalf("Done not called within 20s")
+	case <-time.After(d):
+		return nil
 	}
-	return nil
 }
 
 // get builds "GET target" for host h through BuildRequest.
