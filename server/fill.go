@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/mcpage/mcpage/internal/httpbytes"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagerecord"
@@ -20,7 +18,7 @@ import (
 // record (its body compressed when large), then keep it: store it and render
 // the client's response from it, so a miss and the hits after it look the
 // same. Worker goroutine only.
-func (x *exchange) fill(resp *fasthttp.Response, now time.Time) {
+func (x *exchange) fill(resp *upstream.Response, now time.Time) {
 	s := x.l.s
 	var o originFields
 	var inline [32]fieldView
@@ -52,7 +50,7 @@ func (x *exchange) fill(resp *fasthttp.Response, now time.Time) {
 	}
 	body := resp.Body()
 	r := pagerecord.Record{
-		Status:       resp.StatusCode(),
+		Status:       resp.Status(),
 		Encoding:     enc,
 		OrigEncoding: enc,
 		Body:         body,
@@ -94,9 +92,9 @@ type originFields struct {
 
 // read walks resp's fields once and returns its end-to-end fields, in order,
 // appended to fields. The views are valid while resp is.
-func (o *originFields) read(resp *fasthttp.Response, fields []fieldView) []fieldView {
-	o.pr.Reset(resp.StatusCode())
-	upstream.VisitAllResponse(resp, func(name, value []byte, hop bool) {
+func (o *originFields) read(resp *upstream.Response, fields []fieldView) []fieldView {
+	o.pr.Reset(resp.Status())
+	resp.VisitAll(func(name, value []byte, hop bool) {
 		o.pr.Observe(name, value)
 		switch {
 		case hop:
@@ -132,7 +130,7 @@ func appendStoredBlock(dst []byte, fields []fieldView) (block []byte, validator 
 // budget, and its size is the check; otherwise the body is only measured.
 // plain is nil when the client takes the stored bytes; with ok false the
 // response is in x.out already and nothing is stored.
-func (x *exchange) clientBody(resp *fasthttp.Response, enc pagerecord.Encoding, block []byte) (plain *plainBody, ok bool) {
+func (x *exchange) clientBody(resp *upstream.Response, enc pagerecord.Encoding, block []byte) (plain *plainBody, ok bool) {
 	s := x.l.s
 	body := resp.Body()
 	switch {
@@ -232,7 +230,7 @@ func decodeReason(err error) string {
 // notStored answers a cacheable page that is not stored for a reason found
 // after the store decision, passing the origin's body as it came (the client
 // takes its coding). A revalidated page that is not stored is dropped.
-func (x *exchange) notStored(resp *fasthttp.Response, reason string) {
+func (x *exchange) notStored(resp *upstream.Response, reason string) {
 	if x.kind == kindRevalidate {
 		x.drop = true
 	}
@@ -257,7 +255,7 @@ func (x *exchange) decodeFailed(err error) []byte {
 // stored headers are updated with the 304's (RFC 9111 §4.3.4), freshness
 // decided again, and the record kept with the stored body, which is served
 // again without being refetched. Worker goroutine only.
-func (x *exchange) freshen(resp *fasthttp.Response, now time.Time) {
+func (x *exchange) freshen(resp *upstream.Response, now time.Time) {
 	s := x.l.s
 	var old pagerecord.Record
 	if err := pagerecord.Decode(x.stale, &old); err != nil {
@@ -274,7 +272,7 @@ func (x *exchange) freshen(resp *fasthttp.Response, now time.Time) {
 	var hopStack [16]fieldView
 	hops := hopStack[:0]
 	var age []byte
-	upstream.VisitAllResponse(resp, func(name, value []byte, hop bool) {
+	resp.VisitAll(func(name, value []byte, hop bool) {
 		switch {
 		case hop:
 			hops = append(hops, fieldView{name, value})
@@ -371,7 +369,7 @@ func (x *exchange) renderRecord(r *pagerecord.Record, plain *plainBody, now time
 // proxy asked the origin for on the client's behalf and the client cannot
 // take) is decoded first, under the decode budget and within MaxDecoded;
 // past either it is answered as decodeFailed says. Worker goroutine only.
-func (x *exchange) passResponse(resp *fasthttp.Response, notStored string, enc pagerecord.Encoding, decode bool) []byte {
+func (x *exchange) passResponse(resp *upstream.Response, notStored string, enc pagerecord.Encoding, decode bool) []byte {
 	if !decode {
 		return appendPassResponse(nil, resp, &x.f, x.label(), notStored, false, false)
 	}
@@ -385,7 +383,7 @@ func (x *exchange) passResponse(resp *fasthttp.Response, notStored string, enc p
 
 // appendPassPlain renders resp with plain, a body decoded for the client,
 // taking over plain's budget reservation. Worker goroutine only.
-func (x *exchange) appendPassPlain(resp *fasthttp.Response, notStored string, plain *plainBody) []byte {
+func (x *exchange) appendPassPlain(resp *upstream.Response, notStored string, plain *plainBody) []byte {
 	body := plain.body()
 	head, send := appendPassHead(nil, resp, &x.f, x.label(), notStored, true, len(body), false)
 	if !send {
@@ -399,9 +397,9 @@ func (x *exchange) appendPassPlain(resp *fasthttp.Response, notStored string, pl
 
 // passHeadRoom is the room to leave in front of a decoded pass body for its
 // head: the origin's fields and what mcpage adds.
-func passHeadRoom(resp *fasthttp.Response) int {
+func passHeadRoom(resp *upstream.Response) int {
 	n := 512
-	upstream.VisitResponse(resp, func(name, value []byte) {
+	resp.Visit(func(name, value []byte) {
 		n += len(name) + len(value) + 8
 	})
 	return n
@@ -417,7 +415,7 @@ func passHeadRoom(resp *fasthttp.Response) int {
 // decode must be false: a body the client cannot take is decoded only under
 // the server's decode budget, by exchange.passResponse. Asked to decode, it
 // answers 502 rather than inflate without that bound.
-func appendPassResponse(dst []byte, resp *fasthttp.Response, f *facts, label, notStored string, decode, headFromOrigin bool) []byte {
+func appendPassResponse(dst []byte, resp *upstream.Response, f *facts, label, notStored string, decode, headFromOrigin bool) []byte {
 	if decode {
 		return appendErrorResponse(dst, 502, f.keepAlive, label)
 	}
@@ -432,14 +430,14 @@ func appendPassResponse(dst []byte, resp *fasthttp.Response, f *facts, label, no
 // appendPassHead appends the head of a pass response whose body (bodyLen
 // bytes) follows when send. With decoded, the body is not the origin's
 // bytes: Content-Encoding is left out and a strong ETag weakened.
-func appendPassHead(dst []byte, resp *fasthttp.Response, f *facts, label, notStored string, decoded bool, bodyLen int, headFromOrigin bool) ([]byte, bool) {
-	status := resp.StatusCode()
+func appendPassHead(dst []byte, resp *upstream.Response, f *facts, label, notStored string, decoded bool, bodyLen int, headFromOrigin bool) ([]byte, bool) {
+	status := resp.Status()
 	dst = appendOriginHead(dst, resp, label, notStored, decoded)
 	send := bodyAllowed(status) && !f.isHead
 	if bodyAllowed(status) {
 		cl := bodyLen
 		if f.isHead && headFromOrigin {
-			cl = resp.Header.ContentLength()
+			cl = resp.ContentLength()
 		}
 		if cl >= 0 {
 			dst = append(dst, "Content-Length: "...)

@@ -5,8 +5,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/mcpage/mcpage/httpparse"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagerecord"
@@ -191,7 +189,7 @@ func (x *exchange) finish(job *upstream.Job, now time.Time) {
 		return
 	}
 	resp := &job.Resp
-	status := resp.StatusCode()
+	status := resp.Status()
 	switch x.kind {
 	case kindRevalidate:
 		if status == 304 {
@@ -211,11 +209,11 @@ func (x *exchange) finish(job *upstream.Job, now time.Time) {
 
 // invalidations lists the keys a successful unsafe request invalidates: its
 // own URI, and its Location / Content-Location when same-host (RFC 9111 §4.4).
-func (x *exchange) invalidations(resp *fasthttp.Response) {
+func (x *exchange) invalidations(resp *upstream.Response) {
 	prefix := x.l.s.keyPrefix
 	x.invalidate = append(x.invalidate, cachepolicy.AppendKey(nil, prefix, x.host, x.path))
 	for _, name := range [...]string{"Location", "Content-Location"} {
-		if v := resp.Header.Peek(name); len(v) > 0 {
+		if v := resp.Peek(name); len(v) > 0 {
 			if p, ok := cachepolicy.SameHostPath(x.host, v); ok {
 				x.invalidate = append(x.invalidate, cachepolicy.AppendKey(nil, prefix, x.host, p))
 			}

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/valyala/fasthttp"
 
 	"github.com/mcpage/mcpage/internal/httpbytes"
 	"github.com/mcpage/mcpage/server/cachepolicy"
@@ -115,7 +114,7 @@ func (x *exchange) stream(job *upstream.Job) {
 	body := job.Body
 	defer body.Close()
 
-	if x.kind == kindUnsafe && resp.StatusCode() < 400 {
+	if x.kind == kindUnsafe && resp.Status() < 400 {
 		x.invalidations(resp)
 	}
 	decode := false
@@ -127,7 +126,7 @@ func (x *exchange) stream(job *upstream.Job) {
 			notStored = "decoded too large" // an unknown length (-1) passed MaxDecoded
 		}
 		x.drop = x.kind == kindRevalidate
-		enc, ok := pagerecord.ParseEncoding(resp.Header.Peek("Content-Encoding"))
+		enc, ok := pagerecord.ParseEncoding(resp.Peek("Content-Encoding"))
 		// The proxy asked for gzip on the client's behalf: undo it.
 		decode = ok && !x.f.clientTakes(enc) && enc == pagerecord.Gzip
 	}
@@ -247,7 +246,7 @@ func (r *relay) wait(timeout time.Duration) bool {
 // decoding), then the framing: Content-Length when the length is known,
 // chunked for HTTP/1.1 clients otherwise, and for HTTP/1.0 clients none (the
 // body ends with the connection).
-func appendStreamHead(dst []byte, resp *fasthttp.Response, f *facts, label, notStored string, decode bool, length int64, chunked bool) []byte {
+func appendStreamHead(dst []byte, resp *upstream.Response, f *facts, label, notStored string, decode bool, length int64, chunked bool) []byte {
 	dst = appendOriginHead(dst, resp, label, notStored, decode)
 	switch {
 	case length >= 0:
@@ -267,9 +266,9 @@ func appendStreamHead(dst []byte, resp *fasthttp.Response, f *facts, label, notS
 // response, X-Cache with label, and X-Cache-Detail when notStored says why a
 // cacheable response was not stored. With decode, Content-Encoding is left
 // out and a strong ETag weakened (the body is not the origin's bytes).
-func appendOriginHead(dst []byte, resp *fasthttp.Response, label, notStored string, decode bool) []byte {
-	dst = appendStatusLine(dst, resp.StatusCode(), string(resp.Header.StatusMessage()))
-	upstream.VisitResponse(resp, func(name, value []byte) {
+func appendOriginHead(dst []byte, resp *upstream.Response, label, notStored string, decode bool) []byte {
+	dst = appendStatusLine(dst, resp.Status(), string(resp.StatusText()))
+	resp.Visit(func(name, value []byte) {
 		switch {
 		case httpbytes.EqualFold(name, "x-cache"):
 			return

@@ -196,7 +196,7 @@ func TestVisitAllResponse(t *testing.T) {
 		hop         bool
 	}
 	var got []hf
-	VisitAllResponse(resp, func(name, value []byte, hop bool) {
+	visitAllResponse(resp, func(name, value []byte, hop bool) {
 		got = append(got, hf{string(name), string(value), hop})
 	})
 	want := []hf{
@@ -220,7 +220,7 @@ func TestVisitAllResponseAllocs(t *testing.T) {
 	resp := readResponse(t, benchResponse)
 	n := 0
 	fn := func(name, value []byte, hop bool) { n++ }
-	if a := testing.AllocsPerRun(100, func() { VisitAllResponse(resp, fn) }); a != 0 {
+	if a := testing.AllocsPerRun(100, func() { visitAllResponse(resp, fn) }); a != 0 {
 		t.Fatalf("VisitAllResponse allocates %v times per call", a)
 	}
 	if n == 0 {
@@ -328,8 +328,8 @@ func TestAcceptedOddities(t *testing.T) {
 	p := newPool(t, Config{Addrs: []string{up.addr()}, Workers: 1, Timeout: longTimeout})
 	for i := range 3 {
 		j := within(t, p, 15*time.Second, get("/"))
-		if j.Err != nil || j.Resp.StatusCode() != 200 || string(j.Resp.Body()) != "final" {
-			t.Fatalf("request %d: Err %v (%v), status %d, body %q", i, j.Err, j.Cause, j.Resp.StatusCode(), j.Resp.Body())
+		if j.Err != nil || j.Resp.r.StatusCode() != 200 || string(j.Resp.r.Body()) != "final" {
+			t.Fatalf("request %d: Err %v (%v), status %d, body %q", i, j.Err, j.Cause, j.Resp.r.StatusCode(), j.Resp.r.Body())
 		}
 	}
 	if n := up.accepted.Load(); n != 1 {
@@ -382,8 +382,8 @@ func TestIdleLimitOnlyInsideResponses(t *testing.T) {
 	})
 	p := newPool(t, Config{Addrs: []string{up.addr()}, Timeout: longTimeout, ResponseIdleTimeout: idle})
 	j := within(t, p, 15*time.Second, get("/"))
-	if j.Err != nil || string(j.Resp.Body()) != "trickled" {
-		t.Fatalf("Err %v (%v), body %q", j.Err, j.Cause, j.Resp.Body())
+	if j.Err != nil || string(j.Resp.r.Body()) != "trickled" {
+		t.Fatalf("Err %v (%v), body %q", j.Err, j.Cause, j.Resp.r.Body())
 	}
 }
 

@@ -179,7 +179,7 @@ func FuzzVisitResponse(f *testing.F) {
 			}
 		}
 		visited := 0
-		VisitResponse(resp, func(name, value []byte) {
+		visitResponse(resp, func(name, value []byte) {
 			if httpbytes.IsHopByHop(name) || httpbytes.EqualFold(name, "content-length") || namedIn(tokens, name) {
 				t.Fatalf("visited %q: %q", name, value)
 			}

@@ -24,11 +24,11 @@ type Job struct {
 
 	// Resp is the complete response (body buffered, de-chunked, never
 	// decompressed) when Err is nil, and empty otherwise. Read its header
-	// fields with VisitResponse; Resp.Header.StatusCode and StatusMessage
-	// give the status line as received. Resp.Header.ContentLength is the
+	// fields with Resp.Visit or Resp.VisitAll; Resp.Status and StatusText
+	// give the status line as received. Resp.ContentLength is the
 	// upstream's declared length (-1 when the body was chunked); for a HEAD
 	// request no body is read.
-	Resp fasthttp.Response
+	Resp Response
 
 	// Err is set before Done is called: nil, or exactly one of ErrTimeout,
 	// ErrConnect, ErrUpstreamClosed, ErrBadResponse, ErrStalled,
@@ -93,7 +93,7 @@ func ReleaseJob(j *Job) {
 // reset clears everything the caller or the pool set.
 func (j *Job) reset() {
 	j.Req.Reset()
-	j.Resp.Reset()
+	j.Resp.r.Reset()
 	j.Err, j.Cause, j.Addr = nil, nil, ""
 	j.StreamAbove, j.Body, j.BodyLen = 0, nil, 0
 	j.Done, j.Ctx = nil, nil

@@ -22,7 +22,7 @@ type field struct{ name, value string }
 
 func visit(resp *fasthttp.Response) []field {
 	var out []field
-	VisitResponse(resp, func(name, value []byte) {
+	visitResponse(resp, func(name, value []byte) {
 		out = append(out, field{string(name), string(value)})
 	})
 	return out
@@ -82,7 +82,7 @@ func TestResponseFields(t *testing.T) {
 		{"Date", "Mon, 01 Jan 2024 00:00:00 GMT"}, {"Cache-Control", "max-age=60"}, {"ETag", "\"e\""},
 		{"X-Empty", ""},
 	}
-	got := visit(&j.Resp)
+	got := visit(&j.Resp.r)
 	if len(got) != len(want) {
 		t.Fatalf("visited %d fields, want %d:\n got %q\nwant %q", len(got), len(want), got, want)
 	}
@@ -91,11 +91,11 @@ func TestResponseFields(t *testing.T) {
 			t.Errorf("field %d = %q, want %q", i, got[i], want[i])
 		}
 	}
-	if ct := j.Resp.Header.ContentType(); len(ct) != 0 {
+	if ct := j.Resp.r.Header.ContentType(); len(ct) != 0 {
 		t.Errorf("Content-Type %q invented", ct)
 	}
-	if string(j.Resp.Body()) != "hello" {
-		t.Errorf("body %q", j.Resp.Body())
+	if string(j.Resp.r.Body()) != "hello" {
+		t.Errorf("body %q", j.Resp.r.Body())
 	}
 }
 
@@ -109,7 +109,7 @@ func TestResponseSpecialFields(t *testing.T) {
 		t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 	}
 	want := []field{{"Content-Type", "text/x-odd"}, {"Content-Encoding", "gzip"}, {"Server", "tiny"}}
-	got := visit(&j.Resp)
+	got := visit(&j.Resp.r)
 	if len(got) != len(want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
@@ -142,14 +142,14 @@ func TestOddStatuses(t *testing.T) {
 			if j.Err != nil {
 				t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 			}
-			if got := j.Resp.Header.StatusCode(); got != tt.code {
+			if got := j.Resp.r.Header.StatusCode(); got != tt.code {
 				t.Errorf("status %d, want %d", got, tt.code)
 			}
-			if got := string(j.Resp.Header.StatusMessage()); got != tt.reason {
+			if got := string(j.Resp.r.Header.StatusMessage()); got != tt.reason {
 				t.Errorf("reason %q, want %q", got, tt.reason)
 			}
-			if string(j.Resp.Body()) != "ok" {
-				t.Errorf("body %q", j.Resp.Body())
+			if string(j.Resp.r.Body()) != "ok" {
+				t.Errorf("body %q", j.Resp.r.Body())
 			}
 		})
 	}
@@ -182,22 +182,22 @@ func TestHead(t *testing.T) {
 		}
 	}
 	j := roundTrip(t, p, head(false))
-	if j.Err != nil || len(j.Resp.Body()) != 0 || j.Resp.Header.ContentLength() != 10 {
-		t.Fatalf("HEAD: err %v, body %q, length %d", j.Err, j.Resp.Body(), j.Resp.Header.ContentLength())
+	if j.Err != nil || len(j.Resp.r.Body()) != 0 || j.Resp.r.Header.ContentLength() != 10 {
+		t.Fatalf("HEAD: err %v, body %q, length %d", j.Err, j.Resp.r.Body(), j.Resp.r.Header.ContentLength())
 	}
 	if r := <-got; !bytes.HasPrefix(r.head, []byte("HEAD /h ")) {
 		t.Fatalf("upstream got %q", r.head)
 	}
 	j = roundTrip(t, p, head(true))
-	if j.Err != nil || string(j.Resp.Body()) != "0123456789" {
-		t.Fatalf("forced GET: err %v, body %q", j.Err, j.Resp.Body())
+	if j.Err != nil || string(j.Resp.r.Body()) != "0123456789" {
+		t.Fatalf("forced GET: err %v, body %q", j.Err, j.Resp.r.Body())
 	}
 	if r := <-got; !bytes.HasPrefix(r.head, []byte("GET /h ")) {
 		t.Fatalf("upstream got %q", r.head)
 	}
 	j = roundTrip(t, p, get("/after"))
-	if j.Err != nil || string(j.Resp.Body()) != "0123456789" {
-		t.Fatalf("GET after HEAD: err %v, body %q", j.Err, j.Resp.Body())
+	if j.Err != nil || string(j.Resp.r.Body()) != "0123456789" {
+		t.Fatalf("GET after HEAD: err %v, body %q", j.Err, j.Resp.r.Body())
 	}
 	<-got
 	if n := up.accepted.Load(); n != 1 {
@@ -228,8 +228,8 @@ func TestLargeRequestBody(t *testing.T) {
 	if !bytes.Equal(r.body, body) {
 		t.Fatalf("body differs at the upstream (%d bytes, want %d)", len(r.body), len(body))
 	}
-	if j.Resp.StatusCode() != 201 {
-		t.Errorf("status %d", j.Resp.StatusCode())
+	if j.Resp.r.StatusCode() != 201 {
+		t.Errorf("status %d", j.Resp.r.StatusCode())
 	}
 }
 
@@ -273,10 +273,10 @@ func TestBinaryBodies(t *testing.T) {
 				if j.Err != nil {
 					t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 				}
-				if got := j.Resp.Body(); sha256.Sum256(got) != sha256.Sum256(body) {
+				if got := j.Resp.r.Body(); sha256.Sum256(got) != sha256.Sum256(body) {
 					t.Fatalf("body differs: %d bytes, want %d", len(got), len(body))
 				}
-				for _, f := range visit(&j.Resp) {
+				for _, f := range visit(&j.Resp.r) {
 					if httpbytes.IsHopByHop([]byte(f.name)) || strings.EqualFold(f.name, "Content-Length") ||
 						strings.EqualFold(f.name, "X-Trailer") {
 						t.Errorf("visited %q", f)
@@ -299,11 +299,11 @@ func TestGzipNotDecoded(t *testing.T) {
 	if j.Err != nil {
 		t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 	}
-	if !bytes.Equal(j.Resp.Body(), zb.Bytes()) {
-		t.Fatalf("body changed: %d bytes, want the %d gzip bytes sent", len(j.Resp.Body()), zb.Len())
+	if !bytes.Equal(j.Resp.r.Body(), zb.Bytes()) {
+		t.Fatalf("body changed: %d bytes, want the %d gzip bytes sent", len(j.Resp.r.Body()), zb.Len())
 	}
 	found := false
-	for _, f := range visit(&j.Resp) {
+	for _, f := range visit(&j.Resp.r) {
 		if f == (field{"Content-Encoding", "gzip"}) {
 			found = true
 		}
@@ -324,7 +324,7 @@ func TestLoadBalanced(t *testing.T) {
 		if j.Err != nil {
 			t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 		}
-		seen[string(j.Resp.Body())]++
+		seen[string(j.Resp.r.Body())]++
 	}
 	if seen["a"] == 0 || seen["b"] == 0 || seen["a"]+seen["b"] != 20 {
 		t.Fatalf("distribution %v, want both addresses used", seen)

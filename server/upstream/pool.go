@@ -126,7 +126,7 @@ func (p *Pool) run(w *worker, j *Job) {
 	deadline := now.Add(p.cfg.Timeout)
 	if by := p.closeBy.Load(); by != nil {
 		if !now.Before(*by) {
-			clearResponse(&j.Resp)
+			clearResponse(&j.Resp.r)
 			j.Err, j.Cause = ErrClosed, ErrClosed
 			j.Done(j)
 			return

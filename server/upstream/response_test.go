@@ -78,7 +78,7 @@ func TestVisitResponseAllocs(t *testing.T) {
 	resp := readResponse(t, benchResponse)
 	n := 0
 	fn := func(name, value []byte) { n++ }
-	if a := testing.AllocsPerRun(100, func() { VisitResponse(resp, fn) }); a != 0 {
+	if a := testing.AllocsPerRun(100, func() { visitResponse(resp, fn) }); a != 0 {
 		t.Fatalf("VisitResponse allocates %v times per call", a)
 	}
 	if n == 0 {
@@ -91,6 +91,6 @@ func BenchmarkVisitResponse(b *testing.B) {
 	fn := func(name, value []byte) {}
 	b.ReportAllocs()
 	for b.Loop() {
-		VisitResponse(resp, fn)
+		visitResponse(resp, fn)
 	}
 }
