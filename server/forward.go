@@ -42,7 +42,7 @@ type exchange struct {
 var gzipOnly = []byte("gzip")
 
 // forward sends req upstream for slot p. req and body are views valid only
-// during this call: BuildRequest copies what it needs.
+// during this call: Build copies what it needs.
 // It returns the exchange, or nil when the pool refused it (p is then
 // answered with 503 at once).
 func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte) *exchange {
@@ -77,18 +77,18 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, 
 		job.StreamAbove = min(s.cfg.MaxItem, s.cfg.MaxDecoded)
 	}
 	// req.Path, not req.Target: an absolute-form target's authority is
-	// req.Host, which BuildRequest sends as the only Host (the one the cache
+	// req.Host, which Build sends as the only Host (the one the cache
 	// key names).
-	upstream.BuildRequest(&job.Req, req.Method, req.Path, req.Host, req.Headers, body, &fw)
+	job.Build(req.Method, req.Path, req.Host, req.Headers, body, &fw)
 	if k == kindRevalidate {
 		x.stale = append([]byte(nil), stale...)
 		var r pagerecord.Record
 		if pagerecord.Decode(x.stale, &r) == nil {
 			if v := r.Lookup("ETag"); v != nil {
-				job.Req.Header.AddBytesV("If-None-Match", v)
+				job.AddHeader("If-None-Match", v)
 			}
 			if v := r.Lookup("Last-Modified"); v != nil {
-				job.Req.Header.AddBytesV("If-Modified-Since", v)
+				job.AddHeader("If-Modified-Since", v)
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 // Done, which signals ch.
 func benchExchange(b *testing.B, p *Pool, ch chan struct{}) {
 	j := AcquireJob()
-	BuildRequest(&j.Req, []byte("GET"), []byte("/bench"), []byte("bench.test"), benchHeaders, nil, benchForward)
+	BuildRequest(&j.req, []byte("GET"), []byte("/bench"), []byte("bench.test"), benchHeaders, nil, benchForward)
 	j.Ctx, j.Done = ch, benchDone
 	if err := p.Submit(j); err != nil {
 		b.Fatal(err)
@@ -99,7 +99,7 @@ func TestRoundTripAllocs(t *testing.T) {
 	ch := make(chan struct{}, 1)
 	run := func() {
 		j := AcquireJob()
-		BuildRequest(&j.Req, []byte("GET"), []byte("/a"), []byte("bench.test"), benchHeaders, nil, benchForward)
+		BuildRequest(&j.req, []byte("GET"), []byte("/a"), []byte("bench.test"), benchHeaders, nil, benchForward)
 		j.Ctx, j.Done = ch, benchDone
 		if err := p.Submit(j); err != nil {
 			t.Fatal(err)

@@ -64,7 +64,7 @@ var (
 	// ErrBodyTooLarge is set when the response body is larger than
 	// Config.MaxResponseBodyBytes.
 	ErrBodyTooLarge = errors.New("upstream: response body too large")
-	// ErrBadRequest is set when Job.Req's framing does not match its body
+	// ErrBadRequest is set when the job's request framing does not match its body
 	// (a Content-Length that differs from len(Body()), a Transfer-Encoding,
 	// or a body without Content-Length): build requests with BuildRequest.
 	ErrBadRequest = errors.New("upstream: request framing does not match its body")

@@ -10,7 +10,7 @@ import (
 // do runs j's exchange, moving on to another address only when connecting
 // failed, and sets j.Resp or j.Err, j.Cause and j.Addr.
 func (p *Pool) do(w *worker, j *Job, deadline time.Time) {
-	req, resp := &j.Req, &j.Resp.r
+	req, resp := &j.req, &j.Resp.r
 	body := req.Body()
 	if !framingOK(&req.Header, len(body)) {
 		clearResponse(resp)

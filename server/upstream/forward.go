@@ -88,7 +88,7 @@ var (
 // also sent for an empty body the client framed with Content-Length or
 // Transfer-Encoding (an empty POST), and none otherwise.
 //
-// dst's header is left in fasthttp's raw mode (see Job.Req). fw may be nil.
+// dst's header is left in fasthttp's raw mode (see Job). fw may be nil.
 // BuildRequest allocates nothing once dst has grown to fit (except for an
 // absolute-form target whose path starts with '?'). Safe from any goroutine
 // that owns dst.

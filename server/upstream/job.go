@@ -4,23 +4,24 @@ import (
 	"io"
 	"sync"
 
+	"github.com/mcpage/mcpage/httpparse"
+
 	"github.com/valyala/fasthttp"
 )
 
-// Job is one upstream exchange. Get one from AcquireJob, fill Req (normally
-// with BuildRequest), set Done and Ctx, and hand it to Pool.Submit. From a
-// successful Submit until Done is called the Job belongs to the pool: the
-// caller must not read or write it. Done receives it back, on a worker
-// goroutine; from then on it is the caller's again, and ReleaseJob returns it
-// for reuse (inside Done or later, from any goroutine, exactly once).
+// Job is one upstream exchange. Get one from AcquireJob, fill its request
+// with Build (then AddHeader for fields that go last), set Done and Ctx, and
+// hand it to Pool.Submit. From a successful Submit until Done is called the
+// Job belongs to the pool: the caller must not read or write it. Done
+// receives it back, on a worker goroutine; from then on it is the caller's
+// again, and ReleaseJob returns it for reuse (inside Done or later, from any
+// goroutine, exactly once).
 type Job struct {
-	// Req is the request to send. Its header must be in fasthttp's raw mode
-	// as BuildRequest leaves it; fields added afterwards with
-	// Req.Header.Add* go out after the others, as given. Do not call
-	// Req.Header.All, VisitAll, Len, Cookies, Cookie, CookieBytes, SetCookie,
-	// DelCookie or DelAllCookies on it: fasthttp then moves the Cookie fields
-	// out of the raw list and they are no longer sent.
-	Req fasthttp.Request
+	// req is the request to send, in fasthttp's raw header mode as
+	// BuildRequest leaves it (never call its header's All, VisitAll, Len or
+	// cookie methods: fasthttp would then move the Cookie fields out of the
+	// raw list and stop sending them).
+	req fasthttp.Request
 
 	// Resp is the complete response (body buffered, de-chunked, never
 	// decompressed) when Err is nil, and empty otherwise. Read its header
@@ -83,7 +84,7 @@ func AcquireJob() *Job {
 }
 
 // ReleaseJob resets j and returns it for reuse. The caller must not touch j,
-// or any slice obtained from j.Req or j.Resp, afterwards. Never release a job
+// or any slice obtained from j.req or j.Resp, afterwards. Never release a job
 // between a successful Submit and its Done call. Safe from any goroutine.
 func ReleaseJob(j *Job) {
 	j.reset()
@@ -92,9 +93,22 @@ func ReleaseJob(j *Job) {
 
 // reset clears everything the caller or the pool set.
 func (j *Job) reset() {
-	j.Req.Reset()
+	j.req.Reset()
 	j.Resp.r.Reset()
 	j.Err, j.Cause, j.Addr = nil, nil, ""
 	j.StreamAbove, j.Body, j.BodyLen = 0, nil, 0
 	j.Done, j.Ctx = nil, nil
+}
+
+// Build fills the job's request from a parsed client request; see
+// BuildRequest for what is forwarded, dropped and added. method, target,
+// host, headers and body are copied.
+func (j *Job) Build(method, target, host []byte, headers []httpparse.Header, body []byte, fw *Forward) {
+	BuildRequest(&j.req, method, target, host, headers, body, fw)
+}
+
+// AddHeader appends the field "name: value" to the request after every
+// field Build wrote (a revalidation's If-None-Match, say). value is copied.
+func (j *Job) AddHeader(name string, value []byte) {
+	j.req.Header.AddBytesV(name, value)
 }

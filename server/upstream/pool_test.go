@@ -150,7 +150,7 @@ func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
 // submitJob submits a GET whose Done signals ch.
 func submitJob(p *Pool, ch chan *Job) (*Job, error) {
 	j := AcquireJob()
-	get("/")(&j.Req)
+	get("/")(&j.req)
 	j.Ctx, j.Done = ch, doneChan
 	return j, p.Submit(j)
 }
@@ -228,7 +228,7 @@ func TestCloseDrains(t *testing.T) {
 	const n = 10
 	for range n {
 		j := AcquireJob()
-		get("/")(&j.Req)
+		get("/")(&j.req)
 		j.Done = done
 		if err := p.Submit(j); err != nil {
 			t.Fatal(err)
@@ -271,7 +271,7 @@ func TestCloseBounded(t *testing.T) {
 	}
 	for range 4 {
 		j := AcquireJob()
-		get("/")(&j.Req)
+		get("/")(&j.req)
 		j.Done = done
 		if err := p.Submit(j); err != nil {
 			t.Fatal(err)
@@ -317,7 +317,7 @@ func TestConcurrentCloseAndSubmit(t *testing.T) {
 		wg.Go(func() {
 			for range 50 {
 				j := AcquireJob()
-				get("/")(&j.Req)
+				get("/")(&j.req)
 				j.Done = func(j *Job) { doneCalls.Add(1); ReleaseJob(j) }
 				switch err := p.Submit(j); err {
 				case nil:
@@ -362,7 +362,7 @@ func TestDoneExactlyOnce(t *testing.T) {
 	for i := range n {
 		j := AcquireJob()
 		target := "/job/" + strconv.Itoa(i)
-		BuildRequest(&j.Req, []byte("GET"), []byte(target), []byte("h"), hdrs("Host: h"), nil, nil)
+		BuildRequest(&j.req, []byte("GET"), []byte(target), []byte("h"), hdrs("Host: h"), nil, nil)
 		j.Ctx = i
 		j.Done = func(j *Job) {
 			k := j.Ctx.(int)
@@ -419,13 +419,13 @@ func TestSubmitAllocs(t *testing.T) {
 
 func TestReleaseJobResets(t *testing.T) {
 	j := AcquireJob()
-	BuildRequest(&j.Req, []byte("POST"), []byte("/x"), []byte("h"), hdrs("Host: h"), []byte("b"), nil)
+	BuildRequest(&j.req, []byte("POST"), []byte("/x"), []byte("h"), hdrs("Host: h"), []byte("b"), nil)
 	j.Resp.r.SetBodyString("resp")
 	j.Err, j.Cause, j.Addr, j.Ctx = ErrTimeout, ErrTimeout, "a:1", 5
 	j.Done = func(*Job) {}
 	j.reset()
 	if j.Err != nil || j.Cause != nil || j.Addr != "" || j.Ctx != nil || j.Done != nil ||
-		len(j.Req.Body()) != 0 || len(j.Resp.r.Body()) != 0 || string(j.Req.Header.Method()) != fasthttp.MethodGet {
+		len(j.req.Body()) != 0 || len(j.Resp.r.Body()) != 0 || string(j.req.Header.Method()) != fasthttp.MethodGet {
 		t.Fatalf("reset left state behind: %+v", j)
 	}
 	ReleaseJob(j)

@@ -173,7 +173,7 @@ func roundTrip(t testing.TB, p *Pool, build func(req *fasthttp.Request)) *Job {
 func submitWait(t testing.TB, p *Pool, d time.Duration, build func(req *fasthttp.Request)) *Job {
 	t.Helper()
 	j := AcquireJob()
-	build(&j.Req)
+	build(&j.req)
 	ch := make(chan *Job, 1)
 	j.Ctx, j.Done = ch, doneChan
 	if err := p.Submit(j); err != nil {
