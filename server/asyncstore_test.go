@@ -185,13 +185,7 @@ func TestStoreHooks(t *testing.T) {
 	cfg := server.Config{Listen: "127.0.0.1:0", Loops: 1}
 	cfg.Upstream.Addrs = []string{o.addr()}
 	cfg.NewStore = func(int, gnet.EventLoop) pagestore.Store { return hs }
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	<-s.Ready()
+	s, done := runServer(t, cfg)
 	c := dial(t, s.Addr().String())
 	c.get("/a")
 	c.get("/a")

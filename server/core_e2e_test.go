@@ -107,13 +107,7 @@ func TestShutdownDeadline(t *testing.T) {
 	cfg := server.Config{Listen: "127.0.0.1:0", Loops: 1, ShutdownTimeout: 200 * time.Millisecond}
 	cfg.Upstream.Addrs = []string{o.addr()}
 	cfg.Upstream.Timeout = time.Minute
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	<-s.Ready()
+	s, done := runServer(t, cfg)
 	c := dial(t, s.Addr().String())
 	c.send(request("GET", "/stuck"))
 	for o.hits("/stuck") == 0 { // the request is in flight at the origin

@@ -355,6 +355,14 @@ func (x *exchange) renderRecord(r *pagerecord.Record, plain *plainBody, now time
 	}
 	body := plain.body()
 	head, send := appendRecordHead(make([]byte, 0, 256+len(r.Header)), r, &x.f, body, pagerecord.Identity, x.label(), now)
+	return x.withPlain(head, send, plain)
+}
+
+// withPlain completes a response whose head is rendered: with send, plain's
+// decoded body follows it (the head is spliced into the room left in front of
+// the body, and the budget reservation is held until the loop has written
+// it); without, the reservation is released at once. Worker goroutine only.
+func (x *exchange) withPlain(head []byte, send bool, plain *plainBody) []byte {
 	if !send {
 		x.l.s.releaseDecode(plain.held)
 		return head
@@ -386,13 +394,7 @@ func (x *exchange) passResponse(resp *upstream.Response, notStored string, enc p
 func (x *exchange) appendPassPlain(resp *upstream.Response, notStored string, plain *plainBody) []byte {
 	body := plain.body()
 	head, send := appendPassHead(nil, resp, &x.f, x.label(), notStored, true, len(body), false)
-	if !send {
-		x.l.s.releaseDecode(plain.held)
-		return head
-	}
-	out := spliceHead(head, plain.buf, plain.room)
-	x.holdOnLoop(plain.held)
-	return out
+	return x.withPlain(head, send, plain)
 }
 
 // passHeadRoom is the room to leave in front of a decoded pass body for its

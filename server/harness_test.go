@@ -92,19 +92,7 @@ func startProxy(t *testing.T, upstreamAddr string, mod func(*server.Config)) *pr
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server not ready")
-	}
+	s, done := runServer(t, cfg)
 	t.Cleanup(func() {
 		_ = s.Shutdown(context.Background())
 		select {
@@ -245,3 +233,24 @@ type fakeClock struct{ offset atomic.Int64 }
 func (c *fakeClock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
 
 func (c *fakeClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// runServer builds a server from cfg and serves it until the test stops it;
+// it returns once the server accepts connections, with the channel Serve's
+// result arrives on.
+func runServer(t *testing.T, cfg server.Config) (*server.Server, <-chan error) {
+	t.Helper()
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server not ready")
+	}
+	return s, done
+}
