@@ -11,9 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
+
 	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/mcclient"
+	"github.com/mcpage/mcpage/mcclient/ketama"
 	"github.com/mcpage/mcpage/server"
 	"github.com/mcpage/mcpage/server/cachepolicy"
+	"github.com/mcpage/mcpage/server/mcstore"
+	"github.com/mcpage/mcpage/server/pagestore"
 	"github.com/mcpage/mcpage/server/upstream"
 )
 
@@ -41,6 +47,11 @@ type options struct {
 	maxInbound       size
 	maxDecoded       size
 	upstreamIdle     time.Duration
+	mcConns          int
+	mcTimeout        time.Duration
+	mcConnectTimeout time.Duration
+	mcFailures       int
+	mcRetry          time.Duration
 
 	cfg server.Config
 }
@@ -69,7 +80,12 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to accept clients on (host:port)")
 	fs.StringVar(&o.upstream, "upstream", "127.0.0.1:9000", "origin servers, comma-separated host:port or http://host:port; several are load-balanced")
-	fs.StringVar(&o.memcached, "memcached", "", "memcached servers (host:port[:weight],...); empty = embedded in-process store")
+	fs.StringVar(&o.memcached, "memcached", "", "memcached servers (host:port[:weight],...; libmemcached ketama placement); empty = embedded in-process store")
+	fs.IntVar(&o.mcConns, "mc-conns", 1, "connections to each memcached server per event loop")
+	fs.DurationVar(&o.mcTimeout, "mc-timeout", 100*time.Millisecond, "a memcached operation slower than this fails: a lookup becomes a miss served from the origin")
+	fs.DurationVar(&o.mcConnectTimeout, "mc-connect-timeout", time.Second, "limit on connecting to a memcached server")
+	fs.IntVar(&o.mcFailures, "mc-failures", 3, "failures in a row (timeouts, lost connections) that eject a memcached server; its keys move to the next server")
+	fs.DurationVar(&o.mcRetry, "mc-retry", 2*time.Second, "how long an ejected memcached server is left alone before it is probed back")
 	fs.Var(&o.storeSize, "store-size", "byte bound of the embedded store (suffixes K, M, G; binary)")
 	fs.DurationVar(&o.ttl, "ttl", 2*time.Minute, "freshness for a storable response that carries none; 0 = strict RFC 9111 (explicit or Last-Modified heuristic only)")
 	fs.DurationVar(&o.maxTTL, "max-ttl", 24*time.Hour, "cap on any stored page's freshness; 0 = no cap")
@@ -118,8 +134,25 @@ func (o *options) build() error {
 	if err != nil {
 		return err
 	}
+	var ring *ketama.Ring
 	if o.memcached != "" {
-		return fmt.Errorf("-memcached: the memcached page store is not available in this build yet; leave -memcached empty for the embedded store")
+		servers, err := ketama.Parse(o.memcached)
+		if err == nil {
+			ring, err = ketama.New(servers)
+		}
+		if err != nil {
+			return fmt.Errorf("-memcached %q: %v", o.memcached, err)
+		}
+	}
+	switch {
+	case o.mcConns < 1 || o.mcConns > 64:
+		return fmt.Errorf("-mc-conns %d: want 1 to 64", o.mcConns)
+	case o.mcTimeout <= 0:
+		return fmt.Errorf("-mc-timeout %v: must be positive", o.mcTimeout)
+	case o.mcConnectTimeout <= 0:
+		return fmt.Errorf("-mc-connect-timeout %v: must be positive", o.mcConnectTimeout)
+	case o.mcRetry <= 0:
+		return fmt.Errorf("-mc-retry %v: must be positive", o.mcRetry)
 	}
 	switch {
 	case o.storeSize < 1<<20:
@@ -195,7 +228,31 @@ func (o *options) build() error {
 			MaxBodyBytes:   maxBody,
 		},
 	}
+	if ring != nil {
+		o.cfg.NewStore = memcachedStore(ring, mcclient.Config{
+			ConnectTimeout: o.mcConnectTimeout,
+			OpTimeout:      o.mcTimeout,
+			ConnsPerServer: o.mcConns,
+			FailureLimit:   o.mcFailures,
+			RetryInterval:  o.mcRetry,
+			MaxValueSize:   int(o.maxItem),
+		})
+	}
 	return nil
+}
+
+// memcachedStore returns the Config.NewStore that gives each event loop its
+// own memcached client on that loop. Every loop shares the ring (read-only).
+func memcachedStore(ring *ketama.Ring, cfg mcclient.Config) func(int, gnet.EventLoop) pagestore.Store {
+	sweep := max(cfg.OpTimeout/10, 5*time.Millisecond)
+	return func(_ int, el gnet.EventLoop) pagestore.Store {
+		lc, err := mcclient.NewLoopClient(el, ring, cfg)
+		if err != nil {
+			// Only a nil loop or an empty ring fail, and build checked both.
+			panic(fmt.Sprintf("mcpage: memcached client: %v", err))
+		}
+		return mcstore.New(lc, sweep)
+	}
 }
 
 func newServer(o *options) (*server.Server, error) { return server.New(o.cfg) }

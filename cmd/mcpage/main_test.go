@@ -28,7 +28,7 @@ func TestBadFlagsOneClearLine(t *testing.T) {
 		"-max-item":      {"-max-item", "1G", "-store-size", "10M"},
 		"-read-timeout":  {"-read-timeout", "0s"},
 		"unknown":        {"-no-such-flag"},
-		"-memcached":     {"-memcached", "127.0.0.1:11211"},
+		"-memcached":     {"-memcached", "127.0.0.1:notaport"},
 	}
 	for name, args := range cases {
 		var stderr bytes.Buffer
