@@ -13,10 +13,17 @@ import (
 	"github.com/mcpage/mcpage/server"
 )
 
-// TestColdPageFetchedOnce: many clients miss the same cold page at once; on
-// one loop the origin sees one request and everyone gets the page.
+// TestCoalescedMisses: many clients miss the same cold page at once; with
+// one loop or several (clients spread over them), the origin sees one
+// request and everyone gets the page.
 // An uncacheable page is not shared: each client gets its own response.
 func TestCoalescedMisses(t *testing.T) {
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) { testCoalescedMisses(t, loops) })
+	}
+}
+
+func testCoalescedMisses(t *testing.T, loops int) {
 	o := newOrigin(t)
 	var private atomic.Int64
 	const clients = 20
@@ -45,7 +52,7 @@ func TestCoalescedMisses(t *testing.T) {
 		w.Header().Set("Set-Cookie", "id="+strconv.FormatInt(n, 10))
 		fmt.Fprintf(w, "for %d", n)
 	})
-	p = startProxy(t, o.addr(), func(c *server.Config) { c.Loops = 1 })
+	p = startProxy(t, o.addr(), func(c *server.Config) { c.Loops = loops })
 	for _, path := range []string{"/cold", "/mine"} {
 		base.Store(p.Stats().Coalesced.Load())
 		var wg sync.WaitGroup

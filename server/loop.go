@@ -29,7 +29,6 @@ type loop struct {
 	reparse httpparse.Request // scratch for re-parsing a slot's copy (PageLookup)
 	live    liveLookup        // the lookup running inside store.Get (dispatch.go)
 	conns   map[*conn]struct{}
-	fills   map[string][]waiter // cache fills in flight on this loop, by key (coalesce.go)
 
 	hdr  []byte      // response head being built for a hit
 	iov  [2][]byte   // Writev vector: head, body
@@ -63,7 +62,6 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 		el:    el,
 		idx:   idx,
 		conns: make(map[*conn]struct{}),
-		fills: make(map[string][]waiter),
 		hdr:   make([]byte, 0, 4096),
 		keyb:  make([]byte, 0, 512),
 	}

@@ -74,6 +74,7 @@ type Server struct {
 	placeholder string                                  // directory holding the placeholder socket, removed in OnBoot
 	listenFn    func(addr string) (net.Listener, error) // nil → listen; tests wrap it
 
+	fills      fillRegistry // cache fills in flight, for coalescing (coalesce.go)
 	inflight   atomic.Int64 // requests accepted and not yet answered
 	draining   atomic.Bool
 	stopped    atomic.Bool // Shutdown was called
@@ -98,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 		keyPrefix:  []byte(c.KeyPrefix),
 		pool:       pool,
 		loops:      make(map[gnet.EventLoop]*loop),
+		fills:      fillRegistry{m: make(map[string][]waiter)},
 		booted:     make(chan struct{}),
 		acceptStop: make(chan struct{}),
 		loopsUp:    make(chan struct{}),
