@@ -6,6 +6,7 @@ import (
 
 	"github.com/mcpage/mcpage/httpparse"
 	"github.com/mcpage/mcpage/server/pagerecord"
+	"github.com/mcpage/mcpage/server/pagestore"
 )
 
 // Request coalescing, per process. While one cache fill for a key is in
@@ -72,6 +73,11 @@ func (c *conn) joinFill(p *pending, raw []byte) bool {
 // nothing was stored. Waiters on this loop are answered at once; those on
 // other loops are handed to their loop.
 func (l *loop) releaseWaiters(key []byte, rec []byte) {
+	if rec == nil {
+		if a, ok := l.store.(pagestore.Abandoner); ok {
+			a.Abandon(key)
+		}
+	}
 	f := &l.s.fills
 	f.mu.Lock()
 	ws, ok := f.m[string(key)]

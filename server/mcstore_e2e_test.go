@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func withMemcached(t *testing.T, opTimeout time.Duration, addrs ...string) func(
 			if err != nil {
 				panic(err)
 			}
-			return mcstore.New(lc, 5*time.Millisecond)
+			return mcstore.New(lc, mcstore.Config{SweepEvery: 5 * time.Millisecond, FillTTL: 10, FillWait: time.Second})
 		}
 	}
 }
@@ -155,5 +156,94 @@ func TestMemcachedDownIsAMiss(t *testing.T) {
 			t.Fatal("no hit after memcached came back")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Across processes sharing memcached, one fills a cold page and the others
+// wait for it (mg N placeholder): the origin sees one request. If the page
+// turns out not to be storable, the filler removes its placeholder and the
+// waiters fetch their own at once.
+func TestMemcachedOneFillerAcrossProcesses(t *testing.T) {
+	mc := mctest.Start(t)
+	release := make(chan struct{}, 4)
+	o := newOrigin(t)
+	o.handle("/cold", func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprint(w, "cold page")
+	})
+	var mine atomic.Int64
+	o.handle("/mine", func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		n := mine.Add(1)
+		w.Header().Set("Set-Cookie", fmt.Sprintf("id=%d", n))
+		fmt.Fprintf(w, "for %d", n)
+	})
+	var mu sync.Mutex
+	var bStores []*mcstore.Store
+	storesOf := func(list *[]*mcstore.Store) func(*server.Config) {
+		ring, err := ketama.New([]ketama.Server{{Addr: mc.Addr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(c *server.Config) {
+			c.Loops = 1
+			c.NewStore = func(_ int, el gnet.EventLoop) pagestore.Store {
+				lc, err := mcclient.NewLoopClient(el, ring, mcclient.Config{OpTimeout: time.Second})
+				if err != nil {
+					panic(err)
+				}
+				st := mcstore.New(lc, mcstore.Config{SweepEvery: 5 * time.Millisecond, FillTTL: 10, FillWait: 10 * time.Second})
+				if list != nil {
+					mu.Lock()
+					*list = append(*list, st)
+					mu.Unlock()
+				}
+				return st
+			}
+		}
+	}
+	a := startProxy(t, o.addr(), storesOf(nil))
+	b := startProxy(t, o.addr(), storesOf(&bStores))
+	waiting := func() int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		var n int64
+		for _, st := range bStores {
+			n += st.Waiting()
+		}
+		return n
+	}
+	for _, path := range []string{"/cold", "/mine"} {
+		ca, cb := dial(t, a.addr), dial(t, b.addr)
+		ca.send(request("GET", path))
+		for o.hits(path) == 0 { // a won and its fetch is at the origin
+			time.Sleep(time.Millisecond)
+		}
+		cb.send(request("GET", path))
+		for deadline := time.Now().Add(10 * time.Second); waiting() == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: b never waited for a's fill", path)
+			}
+		}
+		release <- struct{}{}
+		ra := ca.read("GET")
+		if path == "/mine" {
+			release <- struct{}{} // b fetches its own once a abandons the fill
+		}
+		rb := cb.read("GET")
+		switch path {
+		case "/cold":
+			if string(ra.body) != "cold page" || string(rb.body) != "cold page" || rb.xcache() != "HIT" {
+				t.Fatalf("%s: a %q (%s), b %q (%s)", path, ra.body, ra.xcache(), rb.body, rb.xcache())
+			}
+			if n := o.hits(path); n != 1 {
+				t.Fatalf("%s: origin saw %d requests from two processes, want 1", path, n)
+			}
+		case "/mine":
+			if string(ra.body) == string(rb.body) || o.hits(path) != 2 {
+				t.Fatalf("%s: a %q, b %q, origin %d: a private page was shared", path, ra.body, rb.body, o.hits(path))
+			}
+		}
 	}
 }

@@ -251,7 +251,7 @@ func memcachedStore(ring *ketama.Ring, cfg mcclient.Config) func(int, gnet.Event
 			// Only a nil loop or an empty ring fail, and build checked both.
 			panic(fmt.Sprintf("mcpage: memcached client: %v", err))
 		}
-		return mcstore.New(lc, sweep)
+		return mcstore.New(lc, mcstore.Config{SweepEvery: sweep, FillTTL: 10, FillWait: time.Second})
 	}
 }
 

@@ -8,6 +8,7 @@ package mcstore
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpage/mcpage/mcclient"
@@ -23,25 +24,71 @@ var ErrClosed = errors.New("mcstore: closed")
 // the hooks pagestore.Corker, Sweeper, Pender and Closer.
 type Store struct {
 	lc      *mcclient.LoopClient
-	sweep   time.Duration
+	cfg     Config
 	next    uint64             // id of the next operation
 	lookups map[uint64]pending // mg in flight, by operation id
 	writes  writeHandler       // ms and md results: nothing waits on them
 	closed  bool
+
+	// Filler election (see Config.FillWait): keys this store won the right
+	// to fill, with the placeholder's CAS; lookups parked behind another
+	// process's fill, retried by Sweep.
+	won     map[string]uint64
+	parked  []parkedGet
+	keyBufs [][]byte     // recycled key copies of lookups in flight
+	waiting atomic.Int64 // len(parked), readable from any goroutine
+}
+
+// Config tunes a Store. The zero value is usable.
+type Config struct {
+	// SweepEvery is how often the server should call Sweep: a tenth of the
+	// memcached operation timeout is right (gnet has no deadlines). 0 → 10ms.
+	SweepEvery time.Duration
+	// FillTTL is the life, in seconds, of the placeholder a missing lookup
+	// creates (mg N) so that one process fills a cold page while the others
+	// wait for it: about the longest fill. 0 → no election: every process
+	// that misses fetches the page itself.
+	FillTTL uint32
+	// FillWait bounds how long a lookup that finds another process filling
+	// waits for the page (retrying at each Sweep) before fetching it itself.
+	// 0 → 1s.
+	FillWait time.Duration
+	// Clock reads the time for FillWait and retries. nil → time.Now.
+	Clock func() time.Time
 }
 
 // pending is the server's side of one lookup: who to answer, with which token.
 type pending struct {
 	h     pagestore.Handler
 	token uint64
+	key   []byte // a copy of the key (from keyBufs), kept while election is on
+	until time.Time
+}
+
+// parkedGet is a lookup waiting for another process's fill.
+type parkedGet struct {
+	pending
+	retryAt time.Time
 }
 
 // New returns a Store driving lc, whose connections live on the loop that
-// will call the Store. sweepEvery is how often the server should call Sweep
-// (a tenth of the operation timeout is right: gnet has no deadlines).
-func New(lc *mcclient.LoopClient, sweepEvery time.Duration) *Store {
-	return &Store{lc: lc, sweep: sweepEvery, lookups: make(map[uint64]pending)}
+// will call the Store.
+func New(lc *mcclient.LoopClient, cfg Config) *Store {
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = 10 * time.Millisecond
+	}
+	if cfg.FillWait <= 0 {
+		cfg.FillWait = time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Store{lc: lc, cfg: cfg, lookups: make(map[uint64]pending), won: make(map[string]uint64)}
 }
+
+// Waiting reports how many lookups wait for another process's fill. Any
+// goroutine (tests and metrics).
+func (s *Store) Waiting() int64 { return s.waiting.Load() }
 
 // Get starts an mg for key; h.PageLookup runs once, later, on this loop, with
 // the record (valid only during that call: it is a view into the
@@ -53,12 +100,33 @@ func (s *Store) Get(key []byte, h pagestore.Handler, token uint64) {
 		h.PageLookup(token, nil, ErrClosed)
 		return
 	}
+	p := pending{h: h, token: token}
+	if s.cfg.FillTTL > 0 {
+		// The reply does not name its key, and a win or a wait needs it.
+		var buf []byte
+		if n := len(s.keyBufs); n > 0 {
+			buf, s.keyBufs = s.keyBufs[n-1], s.keyBufs[:n-1]
+		}
+		p.key = append(buf[:0], key...)
+	}
+	s.get(key, p)
+}
+
+// release recycles p's key copy.
+func (s *Store) release(p pending) {
+	if p.key != nil && len(s.keyBufs) < 256 {
+		s.keyBufs = append(s.keyBufs, p.key[:0])
+	}
+}
+
+func (s *Store) get(key []byte, p pending) {
 	s.next++
 	id := s.next
-	s.lookups[id] = pending{h: h, token: token}
-	if err := s.lc.Get(key, mcclient.GetOptions{}, s, id); err != nil {
+	s.lookups[id] = p
+	if err := s.lc.Get(key, mcclient.GetOptions{Vivify: s.cfg.FillTTL}, s, id); err != nil {
 		delete(s.lookups, id)
-		h.PageLookup(token, nil, err)
+		s.release(p)
+		p.h.PageLookup(p.token, nil, err)
 	}
 }
 
@@ -69,19 +137,49 @@ func (s *Store) OnResult(id uint64, res *mcclient.Result) {
 		return
 	}
 	delete(s.lookups, id)
-	switch res.Status {
-	case mcclient.StatusOK:
-		if len(res.Value) == 0 {
-			// An empty item (e.g. a placeholder another client vivified) is
-			// never a page.
-			p.h.PageLookup(p.token, nil, nil)
-			return
-		}
+	switch {
+	case res.Status == mcclient.StatusOK && len(res.Value) > 0:
+		s.release(p)
 		p.h.PageLookup(p.token, res.Value, nil)
-	case mcclient.StatusMiss:
-		p.h.PageLookup(p.token, nil, nil)
+	case res.Status == mcclient.StatusOK || res.Status == mcclient.StatusMiss:
+		// A miss, or an empty item: the placeholder of a fill, never a page.
+		switch {
+		case res.Win && p.key != nil:
+			// This process fills it; the placeholder goes if the page turns
+			// out not to be stored (Abandon), and Set replaces it otherwise.
+			s.won[string(p.key)] = res.CAS
+			s.release(p)
+			p.h.PageLookup(p.token, nil, nil)
+		case res.WinTaken && p.key != nil && (p.until.IsZero() || s.cfg.Clock().Before(p.until)):
+			// Another process fills it: retry at the next sweeps, until
+			// FillWait is over; then fetch it ourselves rather than fail.
+			now := s.cfg.Clock()
+			if p.until.IsZero() {
+				p.until = now.Add(s.cfg.FillWait)
+			}
+			s.parked = append(s.parked, parkedGet{pending: p, retryAt: now.Add(s.cfg.SweepEvery)})
+			s.waiting.Store(int64(len(s.parked)))
+		default:
+			s.release(p)
+			p.h.PageLookup(p.token, nil, nil)
+		}
 	default:
+		s.release(p)
 		p.h.PageLookup(p.token, nil, res.Err)
+	}
+}
+
+// Abandon is told that the fill this store won for key stored nothing (the
+// page was not storable): the placeholder is deleted, if it is still the
+// one this store's lookup created (CAS), so other processes stop waiting.
+func (s *Store) Abandon(key []byte) {
+	cas, ok := s.won[string(key)]
+	if !ok {
+		return
+	}
+	delete(s.won, string(key))
+	if !s.closed {
+		_ = s.lc.Delete(key, mcclient.DeleteOptions{CAS: cas}, &s.writes, 0)
 	}
 }
 
@@ -96,6 +194,7 @@ func (s *Store) Set(key, rec []byte, ttl time.Duration) {
 		s.Delete(key)
 		return
 	}
+	delete(s.won, string(key)) // the page replaces any placeholder
 	secs := int32(min(ttl/time.Second, 1<<31-1))
 	if secs < 1 {
 		secs = 1
@@ -116,14 +215,43 @@ func (s *Store) Delete(key []byte) {
 func (s *Store) Cork()   { s.lc.Cork() }
 func (s *Store) Uncork() { s.lc.Uncork() }
 
-// Sweep enforces operation deadlines and reconnects (pagestore.Sweeper).
-func (s *Store) Sweep(now time.Time) { s.lc.Sweep(now) }
+// Sweep enforces operation deadlines and reconnects (pagestore.Sweeper),
+// and retries the lookups parked behind another process's fill.
+func (s *Store) Sweep(now time.Time) {
+	s.lc.Sweep(now)
+	now = s.cfg.Clock()
+	if len(s.parked) == 0 {
+		return
+	}
+	s.lc.Cork()
+	keep := s.parked[:0]
+	for _, pg := range s.parked {
+		switch {
+		case s.closed:
+			s.release(pg.pending)
+			pg.h.PageLookup(pg.token, nil, ErrClosed)
+		case !now.Before(pg.until):
+			// Waited long enough: this process fetches it itself.
+			s.release(pg.pending)
+			pg.h.PageLookup(pg.token, nil, nil)
+		case !now.Before(pg.retryAt):
+			s.get(pg.key, pg.pending)
+		default:
+			keep = append(keep, pg)
+		}
+	}
+	clear(s.parked[len(keep):])
+	s.parked = keep
+	s.waiting.Store(int64(len(s.parked)))
+	s.lc.Uncork()
+}
 
 // SweepEvery is how often Sweep should run.
-func (s *Store) SweepEvery() time.Duration { return s.sweep }
+func (s *Store) SweepEvery() time.Duration { return s.cfg.SweepEvery }
 
-// Pending counts operations waiting for replies (pagestore.Pender).
-func (s *Store) Pending() int { return s.lc.Pending() }
+// Pending counts operations waiting for replies, and lookups waiting for
+// another process's fill (pagestore.Pender).
+func (s *Store) Pending() int { return s.lc.Pending() + len(s.parked) }
 
 // Close fails every lookup still pending and closes the connections
 // (pagestore.Closer).
@@ -133,6 +261,11 @@ func (s *Store) Close() {
 	}
 	s.closed = true
 	s.lc.Close() // answers every pending mg through OnResult with ErrClosed
+	for _, pg := range s.parked {
+		pg.h.PageLookup(pg.token, nil, ErrClosed)
+	}
+	s.parked = nil
+	s.waiting.Store(0)
 }
 
 // writeHandler receives ms and md replies: a failed store is a later miss.

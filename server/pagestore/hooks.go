@@ -37,3 +37,12 @@ type Pender interface {
 type Closer interface {
 	Close()
 }
+
+// Abandoner is told when a cache fill that followed a miss stored nothing
+// (the page was not storable, or the fetch failed). A store that elects one
+// filler among processes (memcached's mg N placeholder) removes its
+// placeholder then, so that the others stop waiting for a page that will not
+// come. On the loop that looked the key up.
+type Abandoner interface {
+	Abandon(key []byte)
+}
