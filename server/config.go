@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/panjf2000/gnet/v2"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"time"
 
@@ -105,6 +106,10 @@ type Config struct {
 	// connections already open keep being served meanwhile. 0 → 500ms.
 	AcceptPause time.Duration
 
+	// PurgeAllow lists the client networks whose PURGE requests are obeyed
+	// (purge.go); others get 403. nil → loopback only (127.0.0.0/8, ::1).
+	PurgeAllow []netip.Prefix
+
 	// Clock is the time the server reads: when a page was stored, whether it
 	// is still fresh, when a connection went idle. nil → time.Now. Tests set
 	// it to move time without sleeping; timers (the sweeps) still run on the
@@ -176,6 +181,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.AcceptPause <= 0 {
 		d.AcceptPause = DefaultAcceptPause
+	}
+	if d.PurgeAllow == nil {
+		d.PurgeAllow = defaultPurgeAllow
 	}
 	if d.Clock == nil {
 		d.Clock = time.Now

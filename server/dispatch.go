@@ -32,6 +32,10 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 	}
 	p.isHead = bytes.Equal(req.Method, methodHEAD)
 
+	if bytes.Equal(req.Method, methodPURGE) {
+		c.purge(p, req)
+		return
+	}
 	switch cachepolicy.MethodClass(req.Method) {
 	case cachepolicy.ClassCacheable:
 		// GET and HEAD never reach here with a body (onTraffic refuses them).

@@ -37,6 +37,9 @@ func withMemcached(t *testing.T, opTimeout time.Duration, addrs ...string) func(
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opTimeout == 0 {
+		opTimeout = time.Second
+	}
 	cfg := mcclient.Config{OpTimeout: opTimeout, ConnectTimeout: time.Second, RetryInterval: 200 * time.Millisecond}
 	return func(c *server.Config) {
 		c.NewStore = func(_ int, el gnet.EventLoop) pagestore.Store {
@@ -244,6 +247,21 @@ func TestMemcachedOneFillerAcrossProcesses(t *testing.T) {
 			if string(ra.body) == string(rb.body) || o.hits(path) != 2 {
 				t.Fatalf("%s: a %q, b %q, origin %d: a private page was shared", path, ra.body, rb.body, o.hits(path))
 			}
+		}
+	}
+}
+
+// waitHit asks for path until it is a HIT (a store just written through
+// another process lands asynchronously), bounded.
+func waitHit(t *testing.T, c *client, path string) *response {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		r := c.get(path)
+		if r.xcache() == "HIT" {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never became a HIT: %s", path, r.xcache())
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -52,6 +53,7 @@ type options struct {
 	mcConnectTimeout time.Duration
 	mcFailures       int
 	mcRetry          time.Duration
+	purgeAllow       string
 
 	cfg server.Config
 }
@@ -85,6 +87,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&o.mcTimeout, "mc-timeout", 100*time.Millisecond, "a memcached operation slower than this fails: a lookup becomes a miss served from the origin")
 	fs.DurationVar(&o.mcConnectTimeout, "mc-connect-timeout", time.Second, "limit on connecting to a memcached server")
 	fs.IntVar(&o.mcFailures, "mc-failures", 3, "failures in a row (timeouts, lost connections) that eject a memcached server; its keys move to the next server")
+	fs.StringVar(&o.purgeAllow, "purge-allow", "127.0.0.0/8,::1/128", "client networks (comma-separated CIDRs) whose PURGE requests are obeyed; others get 403")
 	fs.DurationVar(&o.mcRetry, "mc-retry", 2*time.Second, "how long an ejected memcached server is left alone before it is probed back")
 	fs.Var(&o.storeSize, "store-size", "byte bound of the embedded store (suffixes K, M, G; binary)")
 	fs.DurationVar(&o.ttl, "ttl", 2*time.Minute, "freshness for a storable response that carries none; 0 = strict RFC 9111 (explicit or Last-Modified heuristic only)")
@@ -227,6 +230,19 @@ func (o *options) build() error {
 			MaxHeaderBytes: int(o.maxHeaderBytes),
 			MaxBodyBytes:   maxBody,
 		},
+	}
+	for _, c := range strings.Split(o.purgeAllow, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(c)
+		if err != nil {
+			return fmt.Errorf("-purge-allow %q: want CIDRs such as 127.0.0.0/8", c)
+		}
+		o.cfg.PurgeAllow = append(o.cfg.PurgeAllow, pfx.Masked())
+	}
+	if o.cfg.PurgeAllow == nil {
+		o.cfg.PurgeAllow = []netip.Prefix{} // empty: nobody may purge
 	}
 	if ring != nil {
 		o.cfg.NewStore = memcachedStore(ring, mcclient.Config{

@@ -27,6 +27,7 @@ func TestBadFlagsOneClearLine(t *testing.T) {
 		"-key-prefix":    {"-key-prefix", "a b"},
 		"-max-item":      {"-max-item", "1G", "-store-size", "10M"},
 		"-read-timeout":  {"-read-timeout", "0s"},
+		"-purge-allow":   {"-purge-allow", "10.0.0.0/33"},
 		"unknown":        {"-no-such-flag"},
 		"-memcached":     {"-memcached", "127.0.0.1:notaport"},
 	}

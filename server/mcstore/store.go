@@ -27,6 +27,7 @@ type Store struct {
 	cfg     Config
 	next    uint64             // id of the next operation
 	lookups map[uint64]pending // mg in flight, by operation id
+	purges  map[uint64]purgeOp // md of purges in flight, by operation id
 	writes  writeHandler       // ms and md results: nothing waits on them
 	closed  bool
 
@@ -83,7 +84,8 @@ func New(lc *mcclient.LoopClient, cfg Config) *Store {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Store{lc: lc, cfg: cfg, lookups: make(map[uint64]pending), won: make(map[string]uint64)}
+	return &Store{lc: lc, cfg: cfg, lookups: make(map[uint64]pending), purges: make(map[uint64]purgeOp),
+		won: make(map[string]uint64)}
 }
 
 // Waiting reports how many lookups wait for another process's fill. Any
@@ -138,6 +140,12 @@ func (s *Store) OnResult(id uint64, res *mcclient.Result) {
 	}
 	delete(s.lookups, id)
 	switch {
+	case res.Status == mcclient.StatusOK && len(res.Value) > 0 && res.Stale && res.Win:
+		// Soft-purged (md I), and this reader is the one asked to refresh
+		// it: a miss, so the page is fetched and stored again. Readers after
+		// it (Z) keep getting the old copy until then.
+		s.release(p)
+		p.h.PageLookup(p.token, nil, nil)
 	case res.Status == mcclient.StatusOK && len(res.Value) > 0:
 		s.release(p)
 		p.h.PageLookup(p.token, res.Value, nil)
@@ -266,6 +274,49 @@ func (s *Store) Close() {
 	}
 	s.parked = nil
 	s.waiting.Store(0)
+}
+
+// Purge purges key with an md: with soft, md I marks the item stale (the
+// next mg gets X and W: that reader refreshes it, the others keep the old
+// copy meanwhile); otherwise it is deleted (pagestore.Purger).
+func (s *Store) Purge(key []byte, soft bool, h pagestore.PurgeHandler, token uint64) {
+	if s.closed {
+		h.PagePurged(token, false, ErrClosed)
+		return
+	}
+	delete(s.won, string(key))
+	s.next++
+	id := s.next
+	s.purges[id] = purgeOp{h: h, token: token}
+	if err := s.lc.Delete(key, mcclient.DeleteOptions{Invalidate: soft}, purgeReplies{s}, id); err != nil {
+		delete(s.purges, id)
+		h.PagePurged(token, false, err)
+	}
+}
+
+// purgeOp is a purge waiting for its md reply.
+type purgeOp struct {
+	h     pagestore.PurgeHandler
+	token uint64
+}
+
+// purgeReplies receives md replies of purges.
+type purgeReplies struct{ s *Store }
+
+func (r purgeReplies) OnResult(id uint64, res *mcclient.Result) {
+	op, ok := r.s.purges[id]
+	if !ok {
+		return
+	}
+	delete(r.s.purges, id)
+	switch res.Status {
+	case mcclient.StatusOK:
+		op.h.PagePurged(op.token, true, nil)
+	case mcclient.StatusNotFound:
+		op.h.PagePurged(op.token, false, nil)
+	default:
+		op.h.PagePurged(op.token, false, res.Err)
+	}
 }
 
 // writeHandler receives ms and md replies: a failed store is a later miss.

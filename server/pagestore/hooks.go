@@ -46,3 +46,19 @@ type Closer interface {
 type Abandoner interface {
 	Abandon(key []byte)
 }
+
+// PurgeHandler receives the answer to a Purger.Purge, on the loop.
+type PurgeHandler interface {
+	// PagePurged reports whether a page was stored under the key, or the
+	// store failure that left it unknown.
+	PagePurged(token uint64, found bool, err error)
+}
+
+// Purger purges a page on request (PURGE). Soft marks it stale, so that the
+// next reader refreshes it while the others keep the old copy meanwhile;
+// hard deletes it. The answer comes through h.PagePurged, now or later, on
+// the loop. A store without it (the embedded one, which answers Get at once)
+// is purged by the server through Get, Set and Delete.
+type Purger interface {
+	Purge(key []byte, soft bool, h PurgeHandler, token uint64)
+}
