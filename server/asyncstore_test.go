@@ -65,6 +65,11 @@ func (s *asyncStore) Get(key []byte, h pagestore.Handler, token uint64) {
 			}), 0)
 			s.answered.Add(1)
 			g.h.PageLookup(g.token, rec, nil)
+			// A network store reuses its reply buffer: scribble over it, so
+			// a response that kept a view of it instead of copying is caught.
+			for i := range rec {
+				rec[i] = 'X'
+			}
 		}
 	}))
 }
@@ -90,6 +95,11 @@ func TestAsyncStoreMatchesByToken(t *testing.T) {
 				w.Header().Set("Cache-Control", "max-age=600")
 				fmt.Fprint(w, "page "+r.URL.Path)
 			})
+			o.handle("/slow", func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(20 * time.Millisecond) // makes the hits behind it likely to wait in their slots
+				w.Header().Set("Cache-Control", "no-store")
+				fmt.Fprint(w, "slow")
+			})
 			inner, err := pagestore.NewEmbedded(pagestore.EmbeddedConfig{MaxBytes: 1 << 20})
 			if err != nil {
 				t.Fatal(err)
@@ -104,10 +114,14 @@ func TestAsyncStoreMatchesByToken(t *testing.T) {
 			c := dial(t, p.addr)
 			for round := 0; round < 3; round++ { // misses, then hits (and misses when lookups fail)
 				var b strings.Builder
+				b.WriteString(request("GET", "/slow"))
 				for i := 0; i < 20; i++ {
 					b.WriteString(request("GET", fmt.Sprintf("/p%d", i)))
 				}
 				c.send(b.String())
+				if r := c.read("GET"); string(r.body) != "slow" {
+					t.Fatalf("round %d: first response %q", round, r.body)
+				}
 				for i := 0; i < 20; i++ {
 					r := c.read("GET")
 					if want := fmt.Sprintf("page /p%d", i); string(r.body) != want {

@@ -179,18 +179,27 @@ func (c *conn) complete(p *pending, out []byte) {
 }
 
 // completeBorrowed makes slot p ready with head (which must be p.out's own
-// storage or a slice p may keep) followed by body. body is kept as a view
-// when the loop's store hands out immutable records (the embedded store, and
-// the loop's decoded copies, which are never modified either); otherwise it
-// is copied, since a network store's reply buffer is reused.
+// storage or a slice p may keep) followed by body, and writes what it can.
+// body is kept as a view when the loop's store hands out immutable records
+// (the embedded store, and the loop's decoded copies, which are never
+// modified either); a network store's reply is valid only during this event,
+// so whatever of it was not written at once is copied into the slot.
 func (c *conn) completeBorrowed(p *pending, head, body []byte) {
-	if c.l.syncStore {
-		p.out, p.body = head, body
-	} else {
-		p.out, p.body = append(head, body...), nil
-	}
+	p.out, p.body = head, body
 	p.ready = true
+	token := p.token
 	c.flush()
+	if c.l.syncStore || c.released || len(body) == 0 {
+		return
+	}
+	// A network store's reply buffer is reused once this event is over: if
+	// the slot was not written whole (it waits behind another, or the
+	// output is blocked), keep what is left in the slot's own memory. In the
+	// common case, a hit at the head of the queue, the body went out straight
+	// from the reply with no copy.
+	if q := c.find(token); q == p && p.body != nil {
+		p.out, p.body = append(p.out, p.body...), nil // p.sent still counts the same stream
+	}
 }
 
 // flush hands gnet every ready response at the head of the queue, in order,
