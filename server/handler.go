@@ -83,8 +83,7 @@ func (h *engineHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 func (h *engineHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	switch x := c.Context().(type) {
 	case *conn:
-		l := x.l
-		l.now = h.s.clock()
+		l := x.l // onTraffic reads the clock
 		if l.corker != nil {
 			l.corker.Cork()
 			defer l.corker.Uncork()

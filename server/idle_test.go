@@ -55,17 +55,7 @@ func TestIdleChild(t *testing.T) {
 		Policy:      cachepolicy.Rules{DefaultTTL: time.Hour, MaxTTL: time.Hour},
 	}
 	cfg.Upstream.Addrs = []string{upstream}
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	s, done := runServer(t, cfg)
 	fmt.Printf("addr %s\n", s.Addr())
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {

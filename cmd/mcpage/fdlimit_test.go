@@ -9,10 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -88,17 +86,9 @@ func dialGet(addr, path string) (string, string, error) {
 // process must stay up, log it, keep answering the connections it has,
 // accept again once descriptors are free, and still exit 0 on SIGTERM.
 func TestBinarySurvivesFDExhaustion(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "mcpage")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "from origin")
-	}))
-	defer origin.Close()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
+	bin := mcpageBinary(t)
+	origin := textOrigin(t)
+	addr := freeAddr(t)
 
 	var stderr lockedBuffer
 	cmd := exec.Command("sh", "-c", `ulimit -n 64 && exec "$0" "$@"`,

@@ -156,8 +156,6 @@ func (o *options) build() error {
 		return fmt.Errorf("-mc-connect-timeout %v: must be positive", o.mcConnectTimeout)
 	case o.mcRetry <= 0:
 		return fmt.Errorf("-mc-retry %v: must be positive", o.mcRetry)
-	}
-	switch {
 	case o.storeSize < 1<<20:
 		return fmt.Errorf("-store-size %d: must be at least 1M", o.storeSize)
 	case o.ttl < 0:

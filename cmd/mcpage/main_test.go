@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,17 +66,9 @@ func TestFlagsBuildConfig(t *testing.T) {
 // TestBinaryServesAndStopsOnSIGTERM builds the binary and runs it as a user
 // would: it proxies and caches, and SIGTERM makes it exit 0.
 func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "mcpage")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "from origin")
-	}))
-	defer origin.Close()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
+	bin := mcpageBinary(t)
+	origin := textOrigin(t)
+	addr := freeAddr(t)
 	cmd := exec.Command(bin, "-listen", addr, "-upstream", origin.Listener.Addr().String(), "-loops", "2")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -328,8 +328,8 @@ func TestAcceptedOddities(t *testing.T) {
 	p := newPool(t, Config{Addrs: []string{up.addr()}, Workers: 1, Timeout: longTimeout})
 	for i := range 3 {
 		j := within(t, p, 15*time.Second, get("/"))
-		if j.Err != nil || j.Resp.r.StatusCode() != 200 || string(j.Resp.r.Body()) != "final" {
-			t.Fatalf("request %d: Err %v (%v), status %d, body %q", i, j.Err, j.Cause, j.Resp.r.StatusCode(), j.Resp.r.Body())
+		if j.Err != nil || j.Resp.Status() != 200 || string(j.Resp.Body()) != "final" {
+			t.Fatalf("request %d: Err %v (%v), status %d, body %q", i, j.Err, j.Cause, j.Resp.Status(), j.Resp.Body())
 		}
 	}
 	if n := up.accepted.Load(); n != 1 {
@@ -382,8 +382,8 @@ func TestIdleLimitOnlyInsideResponses(t *testing.T) {
 	})
 	p := newPool(t, Config{Addrs: []string{up.addr()}, Timeout: longTimeout, ResponseIdleTimeout: idle})
 	j := within(t, p, 15*time.Second, get("/"))
-	if j.Err != nil || string(j.Resp.r.Body()) != "trickled" {
-		t.Fatalf("Err %v (%v), body %q", j.Err, j.Cause, j.Resp.r.Body())
+	if j.Err != nil || string(j.Resp.Body()) != "trickled" {
+		t.Fatalf("Err %v (%v), body %q", j.Err, j.Cause, j.Resp.Body())
 	}
 }
 

@@ -41,7 +41,7 @@ func TestConnectRefused(t *testing.T) {
 	if j.Addr != addr || j.Cause == nil || !strings.Contains(j.Cause.Error(), addr) {
 		t.Errorf("Addr %q, Cause %v: want the address tried", j.Addr, j.Cause)
 	}
-	if j.Resp.r.Header.StatusCode() != 200 || len(j.Resp.r.Body()) != 0 || j.Resp.r.Header.Len() != 0 {
+	if j.Resp.r.Header.StatusCode() != 200 || len(j.Resp.Body()) != 0 || j.Resp.r.Header.Len() != 0 {
 		t.Errorf("Resp not empty after an error")
 	}
 }
@@ -141,8 +141,8 @@ func TestInterimResponse(t *testing.T) {
 		httpResponse("200 OK", "", []byte("final")), nil))
 	p := newPool(t, Config{Addrs: []string{up.addr()}})
 	j := roundTrip(t, p, get("/"))
-	if j.Err != nil || j.Resp.r.StatusCode() != 200 || string(j.Resp.r.Body()) != "final" {
-		t.Fatalf("Err %v, status %d, body %q", j.Err, j.Resp.r.StatusCode(), j.Resp.r.Body())
+	if j.Err != nil || j.Resp.Status() != 200 || string(j.Resp.Body()) != "final" {
+		t.Fatalf("Err %v, status %d, body %q", j.Err, j.Resp.Status(), j.Resp.Body())
 	}
 }
 
@@ -234,8 +234,8 @@ func TestOutOfStepConn(t *testing.T) {
 		p := newPool(t, Config{Addrs: []string{up.addr()}, Workers: 1})
 		for i := range 2 {
 			j := roundTrip(t, p, get("/"))
-			if j.Err != nil || string(j.Resp.r.Body()) != "real" {
-				t.Fatalf("request %d: err %v body %q", i, j.Err, j.Resp.r.Body())
+			if j.Err != nil || string(j.Resp.Body()) != "real" {
+				t.Fatalf("request %d: err %v body %q", i, j.Err, j.Resp.Body())
 			}
 		}
 		if c := up.accepted.Load(); c != 2 {
@@ -253,8 +253,8 @@ func TestConnectFailover(t *testing.T) {
 		p := newPool(t, Config{Addrs: addrs})
 		for i := range 6 {
 			j := roundTrip(t, p, get("/"))
-			if j.Err != nil || string(j.Resp.r.Body()) != "good" || j.Addr != good.addr() {
-				t.Fatalf("%v request %d: err %v (%v), body %q, addr %q", addrs, i, j.Err, j.Cause, j.Resp.r.Body(), j.Addr)
+			if j.Err != nil || string(j.Resp.Body()) != "good" || j.Addr != good.addr() {
+				t.Fatalf("%v request %d: err %v (%v), body %q, addr %q", addrs, i, j.Err, j.Cause, j.Resp.Body(), j.Addr)
 			}
 		}
 	}
@@ -341,8 +341,8 @@ func checkBadGateway(t *testing.T, j *Job, want error, up *rawServer) {
 	if StatusFor(j.Err) != 502 {
 		t.Errorf("StatusFor = %d, want 502", StatusFor(j.Err))
 	}
-	if len(j.Resp.r.Body()) != 0 {
-		t.Errorf("Resp keeps a %d-byte body after an error", len(j.Resp.r.Body()))
+	if len(j.Resp.Body()) != 0 {
+		t.Errorf("Resp keeps a %d-byte body after an error", len(j.Resp.Body()))
 	}
 	if up.requests.Load() != 1 {
 		t.Errorf("upstream read %d requests, want 1", up.requests.Load())

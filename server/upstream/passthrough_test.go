@@ -94,8 +94,8 @@ func TestResponseFields(t *testing.T) {
 	if ct := j.Resp.r.Header.ContentType(); len(ct) != 0 {
 		t.Errorf("Content-Type %q invented", ct)
 	}
-	if string(j.Resp.r.Body()) != "hello" {
-		t.Errorf("body %q", j.Resp.r.Body())
+	if string(j.Resp.Body()) != "hello" {
+		t.Errorf("body %q", j.Resp.Body())
 	}
 }
 
@@ -148,8 +148,8 @@ func TestOddStatuses(t *testing.T) {
 			if got := string(j.Resp.r.Header.StatusMessage()); got != tt.reason {
 				t.Errorf("reason %q, want %q", got, tt.reason)
 			}
-			if string(j.Resp.r.Body()) != "ok" {
-				t.Errorf("body %q", j.Resp.r.Body())
+			if string(j.Resp.Body()) != "ok" {
+				t.Errorf("body %q", j.Resp.Body())
 			}
 		})
 	}
@@ -182,22 +182,22 @@ func TestHead(t *testing.T) {
 		}
 	}
 	j := roundTrip(t, p, head(false))
-	if j.Err != nil || len(j.Resp.r.Body()) != 0 || j.Resp.r.Header.ContentLength() != 10 {
-		t.Fatalf("HEAD: err %v, body %q, length %d", j.Err, j.Resp.r.Body(), j.Resp.r.Header.ContentLength())
+	if j.Err != nil || len(j.Resp.Body()) != 0 || j.Resp.r.Header.ContentLength() != 10 {
+		t.Fatalf("HEAD: err %v, body %q, length %d", j.Err, j.Resp.Body(), j.Resp.r.Header.ContentLength())
 	}
 	if r := <-got; !bytes.HasPrefix(r.head, []byte("HEAD /h ")) {
 		t.Fatalf("upstream got %q", r.head)
 	}
 	j = roundTrip(t, p, head(true))
-	if j.Err != nil || string(j.Resp.r.Body()) != "0123456789" {
-		t.Fatalf("forced GET: err %v, body %q", j.Err, j.Resp.r.Body())
+	if j.Err != nil || string(j.Resp.Body()) != "0123456789" {
+		t.Fatalf("forced GET: err %v, body %q", j.Err, j.Resp.Body())
 	}
 	if r := <-got; !bytes.HasPrefix(r.head, []byte("GET /h ")) {
 		t.Fatalf("upstream got %q", r.head)
 	}
 	j = roundTrip(t, p, get("/after"))
-	if j.Err != nil || string(j.Resp.r.Body()) != "0123456789" {
-		t.Fatalf("GET after HEAD: err %v, body %q", j.Err, j.Resp.r.Body())
+	if j.Err != nil || string(j.Resp.Body()) != "0123456789" {
+		t.Fatalf("GET after HEAD: err %v, body %q", j.Err, j.Resp.Body())
 	}
 	<-got
 	if n := up.accepted.Load(); n != 1 {
@@ -228,8 +228,8 @@ func TestLargeRequestBody(t *testing.T) {
 	if !bytes.Equal(r.body, body) {
 		t.Fatalf("body differs at the upstream (%d bytes, want %d)", len(r.body), len(body))
 	}
-	if j.Resp.r.StatusCode() != 201 {
-		t.Errorf("status %d", j.Resp.r.StatusCode())
+	if j.Resp.Status() != 201 {
+		t.Errorf("status %d", j.Resp.Status())
 	}
 }
 
@@ -273,7 +273,7 @@ func TestBinaryBodies(t *testing.T) {
 				if j.Err != nil {
 					t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 				}
-				if got := j.Resp.r.Body(); sha256.Sum256(got) != sha256.Sum256(body) {
+				if got := j.Resp.Body(); sha256.Sum256(got) != sha256.Sum256(body) {
 					t.Fatalf("body differs: %d bytes, want %d", len(got), len(body))
 				}
 				for _, f := range visit(&j.Resp.r) {
@@ -299,8 +299,8 @@ func TestGzipNotDecoded(t *testing.T) {
 	if j.Err != nil {
 		t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 	}
-	if !bytes.Equal(j.Resp.r.Body(), zb.Bytes()) {
-		t.Fatalf("body changed: %d bytes, want the %d gzip bytes sent", len(j.Resp.r.Body()), zb.Len())
+	if !bytes.Equal(j.Resp.Body(), zb.Bytes()) {
+		t.Fatalf("body changed: %d bytes, want the %d gzip bytes sent", len(j.Resp.Body()), zb.Len())
 	}
 	found := false
 	for _, f := range visit(&j.Resp.r) {
@@ -324,7 +324,7 @@ func TestLoadBalanced(t *testing.T) {
 		if j.Err != nil {
 			t.Fatalf("Err = %v (%v)", j.Err, j.Cause)
 		}
-		seen[string(j.Resp.r.Body())]++
+		seen[string(j.Resp.Body())]++
 	}
 	if seen["a"] == 0 || seen["b"] == 0 || seen["a"]+seen["b"] != 20 {
 		t.Fatalf("distribution %v, want both addresses used", seen)

@@ -183,8 +183,8 @@ func TestOverloaded(t *testing.T) {
 	for i := range 3 {
 		select {
 		case j := <-done:
-			if j.Err != nil || string(j.Resp.r.Body()) != "late" {
-				t.Errorf("job %d: %v %q", i, j.Err, j.Resp.r.Body())
+			if j.Err != nil || string(j.Resp.Body()) != "late" {
+				t.Errorf("job %d: %v %q", i, j.Err, j.Resp.Body())
 			}
 			ReleaseJob(j)
 		case <-time.After(10 * time.Second):
@@ -367,8 +367,8 @@ func TestDoneExactlyOnce(t *testing.T) {
 		j.Done = func(j *Job) {
 			k := j.Ctx.(int)
 			calls[k].Add(1)
-			if want := "GET /job/" + strconv.Itoa(k) + " HTTP/1.1"; j.Err != nil || string(j.Resp.r.Body()) != want {
-				t.Errorf("job %d: err %v (%v), body %q", k, j.Err, j.Cause, j.Resp.r.Body())
+			if want := "GET /job/" + strconv.Itoa(k) + " HTTP/1.1"; j.Err != nil || string(j.Resp.Body()) != want {
+				t.Errorf("job %d: err %v (%v), body %q", k, j.Err, j.Cause, j.Resp.Body())
 			}
 			ReleaseJob(j)
 			wg.Done()
@@ -425,7 +425,7 @@ func TestReleaseJobResets(t *testing.T) {
 	j.Done = func(*Job) {}
 	j.reset()
 	if j.Err != nil || j.Cause != nil || j.Addr != "" || j.Ctx != nil || j.Done != nil ||
-		len(j.req.Body()) != 0 || len(j.Resp.r.Body()) != 0 || string(j.req.Header.Method()) != fasthttp.MethodGet {
+		len(j.req.Body()) != 0 || len(j.Resp.Body()) != 0 || string(j.req.Header.Method()) != fasthttp.MethodGet {
 		t.Fatalf("reset left state behind: %+v", j)
 	}
 	ReleaseJob(j)
