@@ -47,7 +47,7 @@ func (s *asyncStore) Get(key []byte, h pagestore.Handler, token uint64) {
 		s.pending = nil
 		for _, g := range earlier {
 			s.failed.Add(1)
-			g.h.PageLookup(g.token, nil, errStoreDown)
+			g.h.PageLookup(g.token, nil, 0, errStoreDown)
 		}
 	}
 	s.pending = append(s.pending, pendingGet{string(key), h, token})
@@ -64,7 +64,7 @@ func (s *asyncStore) Get(key []byte, h pagestore.Handler, token uint64) {
 				}
 			}), 0)
 			s.answered.Add(1)
-			g.h.PageLookup(g.token, rec, nil)
+			g.h.PageLookup(g.token, rec, 0, nil)
 			// A network store reuses its reply buffer: scribble over it, so
 			// a response that kept a view of it instead of copying is caught.
 			for i := range rec {
@@ -83,7 +83,7 @@ func (f runnable) Run(context.Context) error { f(); return nil }
 
 type handlerFunc func(uint64, []byte, error)
 
-func (f handlerFunc) PageLookup(t uint64, r []byte, err error) { f(t, r, err) }
+func (f handlerFunc) PageLookup(t uint64, r []byte, _ pagestore.State, err error) { f(t, r, err) }
 
 // Every pipelined response must be the answer to its own request, whether
 // the store answers later or fails earlier lookups from inside a later Get.

@@ -68,16 +68,32 @@ func (c *conn) joinFill(p *pending, raw []byte) bool {
 	return true
 }
 
+// claim registers a fill for key with no request of its own waiting (a
+// background refresh) and reports true, or reports false when one is in
+// flight already. Any loop.
+func (f *fillRegistry) claim(key []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, inFlight := f.m[string(key)]; inFlight {
+		return false
+	}
+	f.m[string(key)] = nil
+	return true
+}
+
+// abandon tells the loop's store that the fill or refresh of key it may have
+// elected this process for stored nothing (pagestore.Abandoner).
+func (l *loop) abandon(key []byte) {
+	if a, ok := l.store.(pagestore.Abandoner); ok {
+		a.Abandon(key)
+	}
+}
+
 // releaseWaiters runs on the leader's loop when the fill for key has
 // finished: rec is the stored record (immutable from now on), or nil when
 // nothing was stored. Waiters on this loop are answered at once; those on
 // other loops are handed to their loop.
 func (l *loop) releaseWaiters(key []byte, rec []byte) {
-	if rec == nil {
-		if a, ok := l.store.(pagestore.Abandoner); ok {
-			a.Abandon(key)
-		}
-	}
 	f := &l.s.fills
 	f.mu.Lock()
 	ws, ok := f.m[string(key)]
@@ -139,6 +155,6 @@ func (l *loop) wake(rec []byte, ws []waiter) {
 			w.c.complete(p, appendErrorResponse(p.out[:0], 500, p.keepAlive, labelMiss))
 			continue
 		}
-		w.c.forward(p, req, nil, kindFill, nil)
+		w.c.forward(p, req, nil, kindFill)
 	}
 }

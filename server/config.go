@@ -106,6 +106,15 @@ type Config struct {
 	// connections already open keep being served meanwhile. 0 → 500ms.
 	AcceptPause time.Duration
 
+	// Grace is how long past its freshness a page may still be served
+	// stale (stale.go): at once while one request refreshes it in the
+	// background, and instead of an origin failure. A response's own
+	// stale-while-revalidate or stale-if-error may make it longer (up to
+	// MaxStaleKeep); must-revalidate, proxy-revalidate and s-maxage forbid
+	// it. 0 → none beyond what responses allow; more than MaxStaleKeep is an
+	// error.
+	Grace time.Duration
+
 	// PurgeAllow lists the client networks whose PURGE requests are obeyed
 	// (purge.go); others get 403. nil → loopback only (127.0.0.0/8, ::1).
 	PurgeAllow []netip.Prefix

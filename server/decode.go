@@ -153,10 +153,9 @@ type decodeHold struct {
 	n     int64
 	// For a stored page's decoded body (hits): which record it is, so that
 	// later hits of that record borrow it too while the hold lasts.
-	key       string
-	storedAt  int64
-	storedLen int
-	body      []byte
+	key  string
+	id   recordID
+	body []byte
 }
 
 // holdDecode keeps n bytes of budget until every slot in slots has been

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -251,26 +252,62 @@ func TestDecodeHeld(t *testing.T) {
 func TestDecodedMemoSizes(t *testing.T) {
 	d := newDecodedLRU(4 << 20) // keeps bodies up to 1 MiB
 	key := []byte("k")
-	d.put(key, 1, 10, make([]byte, 100))
-	if b, ok := d.get(key, 1, 10); !ok || len(b) != 100 {
+	d.put(key, recordID{storedAt: 1, n: 10}, make([]byte, 100))
+	if b, ok := d.get(key, recordID{storedAt: 1, n: 10}); !ok || len(b) != 100 {
 		t.Fatal("kept body not returned")
 	}
-	d.put(key, 2, 10, make([]byte, 2<<20))
-	if _, ok := d.get(key, 2, 10); ok {
+	d.put(key, recordID{storedAt: 2, n: 10}, make([]byte, 2<<20))
+	if _, ok := d.get(key, recordID{storedAt: 2, n: 10}); ok {
 		t.Fatal("a 2 MiB body was kept")
 	}
-	if n, ok := d.size(key, 2, 10); !ok || n != 2<<20 {
+	if n, ok := d.size(key, recordID{storedAt: 2, n: 10}); !ok || n != 2<<20 {
 		t.Fatalf("size %d %v, want 2 MiB", n, ok)
 	}
-	if _, ok := d.size(key, 3, 10); ok {
+	if _, ok := d.size(key, recordID{storedAt: 3, n: 10}); ok {
 		t.Fatal("size answered for another record")
 	}
-	d.putSize(key, 3, 10, sizeAbove)
-	if n, ok := d.size(key, 3, 10); !ok || n != sizeAbove {
+	d.putSize(key, recordID{storedAt: 3, n: 10}, sizeAbove)
+	if n, ok := d.size(key, recordID{storedAt: 3, n: 10}); !ok || n != sizeAbove {
 		t.Fatalf("size %d %v, want sizeAbove", n, ok)
 	}
 	d.forget(key)
-	if _, ok := d.size(key, 3, 10); ok || d.used != 0 {
+	if _, ok := d.size(key, recordID{storedAt: 3, n: 10}); ok || d.used != 0 {
 		t.Fatalf("forgotten entry still known, %d bytes used", d.used)
+	}
+}
+
+// TestRecordIDSeesContent: two records stored in the same second with bodies
+// of the same length but different content are told apart (a page purged
+// and refetched at once must not be answered from the old one's decoded
+// body); the same record always gets the same ID.
+func TestRecordIDSeesContent(t *testing.T) {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.Bytes()
+	}
+	g1, g2 := gz("version 1 of the page"), gz("version 2 of the page")
+	if len(g1) != len(g2) {
+		t.Fatalf("test bodies differ in length: %d, %d", len(g1), len(g2))
+	}
+	for _, c := range []struct {
+		enc  pagerecord.Encoding
+		a, b []byte
+	}{
+		{pagerecord.Gzip, g1, g2},
+		{pagerecord.Brotli, []byte("abcdefgh"), []byte("abcdefgX")},
+		{pagerecord.Identity, []byte("12345678901234567890"), []byte("12345678901234567891")},
+	} {
+		ra := pagerecord.Record{StoredAt: 7, Encoding: c.enc, Body: c.a}
+		rb := pagerecord.Record{StoredAt: 7, Encoding: c.enc, Body: c.b}
+		if idOf(&ra) == idOf(&rb) {
+			t.Errorf("%v: different content, same ID", c.enc)
+		}
+		again := pagerecord.Record{StoredAt: 7, Encoding: c.enc, Body: bytes.Clone(c.a)}
+		if idOf(&ra) != idOf(&again) {
+			t.Errorf("%v: same record, different IDs", c.enc)
+		}
 	}
 }

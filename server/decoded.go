@@ -29,11 +29,10 @@ type decodedLRU struct {
 }
 
 type decEntry struct {
-	key       string
-	storedAt  int64
-	storedLen int
-	kept      bool   // body is the decoded body; otherwise only size is known
-	body      []byte // when kept
+	key  string
+	id   recordID
+	kept bool   // body is the decoded body; otherwise only size is known
+	body []byte // when kept
 	// size is the decoded length; when not kept, sizeAbove means only that
 	// the body is larger than decodeInlineMax.
 	size       int
@@ -56,9 +55,9 @@ func newDecodedLRU(budget int) *decodedLRU {
 }
 
 // lookup returns the entry for key if it was made from the same record.
-func (d *decodedLRU) lookup(key []byte, storedAt int64, storedLen int) *decEntry {
+func (d *decodedLRU) lookup(key []byte, id recordID) *decEntry {
 	e := d.m[string(key)] // no allocation: the compiler special-cases map index by string(bytes)
-	if e == nil || e.storedAt != storedAt || e.storedLen != storedLen {
+	if e == nil || e.id != id {
 		return nil
 	}
 	d.unlink(e)
@@ -67,8 +66,8 @@ func (d *decodedLRU) lookup(key []byte, storedAt int64, storedLen int) *decEntry
 }
 
 // get returns the decoded body for key if it was decoded from the same record.
-func (d *decodedLRU) get(key []byte, storedAt int64, storedLen int) ([]byte, bool) {
-	if e := d.lookup(key, storedAt, storedLen); e != nil && e.kept {
+func (d *decodedLRU) get(key []byte, id recordID) ([]byte, bool) {
+	if e := d.lookup(key, id); e != nil && e.kept {
 		return e.body, true
 	}
 	return nil, false
@@ -76,8 +75,8 @@ func (d *decodedLRU) get(key []byte, storedAt int64, storedLen int) ([]byte, boo
 
 // size returns what is known of the decoded size of key's record: its exact
 // length, sizeAbove, or ok false when nothing is known.
-func (d *decodedLRU) size(key []byte, storedAt int64, storedLen int) (n int, ok bool) {
-	if e := d.lookup(key, storedAt, storedLen); e != nil {
+func (d *decodedLRU) size(key []byte, id recordID) (n int, ok bool) {
+	if e := d.lookup(key, id); e != nil {
 		return e.size, true
 	}
 	return 0, false
@@ -91,20 +90,20 @@ func (d *decodedLRU) keeps(key []byte, n int) bool {
 // put remembers body (which the LRU now owns) for key, evicting the least
 // recently used entries to stay within budget. Bodies over a quarter of the
 // budget are not kept; their size is remembered instead.
-func (d *decodedLRU) put(key []byte, storedAt int64, storedLen int, body []byte) {
+func (d *decodedLRU) put(key []byte, id recordID, body []byte) {
 	if !d.keeps(key, len(body)) {
-		d.putSize(key, storedAt, storedLen, len(body))
+		d.putSize(key, id, len(body))
 		return
 	}
-	d.insert(&decEntry{key: string(key), storedAt: storedAt, storedLen: storedLen, kept: true, body: body, size: len(body)})
+	d.insert(&decEntry{key: string(key), id: id, kept: true, body: body, size: len(body)})
 }
 
 // putSize remembers only the decoded size of key's record (n, or sizeAbove).
-func (d *decodedLRU) putSize(key []byte, storedAt int64, storedLen int, n int) {
+func (d *decodedLRU) putSize(key []byte, id recordID, n int) {
 	if len(key)+64 > d.budget/4 {
 		return
 	}
-	d.insert(&decEntry{key: string(key), storedAt: storedAt, storedLen: storedLen, size: n})
+	d.insert(&decEntry{key: string(key), id: id, size: n})
 }
 
 // forget drops what is known of key.

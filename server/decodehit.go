@@ -46,7 +46,7 @@ func (s slotRef) pending() *pending {
 func (c *conn) decodeHitAsync(p *pending, r *pagerecord.Record) {
 	l := c.l
 	me := slotRef{c: c, token: p.token}
-	if hd := l.dec.live[string(p.key)]; hd != nil && hd.storedAt == r.StoredAt && hd.storedLen == len(r.Body) {
+	if hd := l.dec.live[string(p.key)]; hd != nil && hd.id == idOf(r) {
 		// Decoded a moment ago and still held for slots not yet written:
 		// borrow it too.
 		if completeDecoded(p, c, r, hd.body) {
@@ -54,12 +54,12 @@ func (c *conn) decodeHitAsync(p *pending, r *pagerecord.Record) {
 		}
 		return
 	}
-	if h := l.dec.inflight[string(p.key)]; h != nil && h.r.StoredAt == r.StoredAt && len(h.r.Body) == len(r.Body) {
+	if h := l.dec.inflight[string(p.key)]; h != nil && idOf(&h.r) == idOf(r) {
 		h.waiters = append(h.waiters, me)
 		return
 	}
 	h := &hitDecode{l: l, key: bytes.Clone(p.key), r: *r, known: -1, waiters: []slotRef{me}}
-	if n, ok := l.dec.size(p.key, r.StoredAt, len(r.Body)); ok && n >= 0 {
+	if n, ok := l.dec.size(p.key, idOf(r)); ok && n >= 0 {
 		h.known = n
 	}
 	if !l.syncStore {
@@ -102,9 +102,9 @@ func (h *hitDecode) Run(context.Context) error {
 	body := h.buf
 	kept := l.dec.keeps(h.key, len(body))
 	if kept {
-		l.dec.put(h.key, r.StoredAt, len(r.Body), body)
+		l.dec.put(h.key, idOf(r), body)
 	} else {
-		l.dec.putSize(h.key, r.StoredAt, len(r.Body), len(body))
+		l.dec.putSize(h.key, idOf(r), len(body))
 	}
 	borrowed := h.waiters[:0]
 	for _, w := range h.waiters {
@@ -115,7 +115,7 @@ func (h *hitDecode) Run(context.Context) error {
 	if kept {
 		l.s.releaseDecode(h.held)
 	} else if hd := l.holdDecode(borrowed, h.held); hd != nil {
-		hd.key, hd.storedAt, hd.storedLen, hd.body = string(h.key), r.StoredAt, len(r.Body), body
+		hd.key, hd.id, hd.body = string(h.key), idOf(r), body
 		l.dec.live[hd.key] = hd
 	}
 	h.waiters = nil
@@ -128,7 +128,11 @@ func (h *hitDecode) Run(context.Context) error {
 // network store completeBorrowed copies it). On the loop only.
 func completeDecoded(p *pending, c *conn, r *pagerecord.Record, body []byte) bool {
 	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive}
-	head, send := appendRecordHead(p.out[:0], r, &f, body, pagerecord.Identity, labelHit, c.l.now)
+	label := labelHit
+	if !r.Fresh(c.l.now.Unix()) {
+		label = labelStale // served while it is refreshed (stale.go)
+	}
+	head, send := appendRecordHead(p.out[:0], r, &f, body, pagerecord.Identity, label, c.l.now)
 	if !send {
 		c.completeBorrowed(p, head, nil) // HEAD, or 304: the body is not needed after all
 		return false

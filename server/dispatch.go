@@ -7,6 +7,7 @@ import (
 	"github.com/mcpage/mcpage/internal/httpbytes"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagerecord"
+	"github.com/mcpage/mcpage/server/pagestore"
 )
 
 // kind says how a request is forwarded and how its answer is labelled.
@@ -42,16 +43,16 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 		// Any Authorization field line, even an empty one after a real one,
 		// makes the request private (RFC 9111 §3.5).
 		if req.Authorization != nil || c.cookieBypass(req) {
-			c.forward(p, req, body, kindBypass, nil)
+			c.forward(p, req, body, kindBypass)
 		} else if forcesPass(req) {
-			c.forward(p, req, body, kindPass, nil)
+			c.forward(p, req, body, kindPass)
 		} else {
 			c.lookup(p, req, raw)
 		}
 	case cachepolicy.ClassPass:
-		c.forward(p, req, body, kindPass, nil)
+		c.forward(p, req, body, kindPass)
 	default:
-		c.forward(p, req, body, kindUnsafe, nil)
+		c.forward(p, req, body, kindUnsafe)
 	}
 }
 
@@ -135,7 +136,7 @@ func (l *loop) liveFor(c *conn, token uint64) *liveLookup {
 
 // PageLookup is the store's answer for slot token (pagestore.Handler). It runs
 // on this connection's loop; rec is valid only during the call.
-func (c *conn) PageLookup(token uint64, rec []byte, err error) {
+func (c *conn) PageLookup(token uint64, rec []byte, st pagestore.State, err error) {
 	if c.released {
 		return
 	}
@@ -144,17 +145,15 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 		return
 	}
 	l := c.l
-	var stale []byte
+	var r pagerecord.Record
+	found := false
 	if err == nil && rec != nil {
-		var r pagerecord.Record
 		if derr := pagerecord.Decode(rec, &r); derr == nil {
-			if r.Fresh(l.now.Unix()) {
-				c.serveHit(p, &r)
+			if st == 0 && r.Fresh(l.now.Unix()) {
+				c.serveHit(p, &r) // the hit path: nothing more to judge
 				return
 			}
-			if r.Revalidatable() {
-				stale = rec
-			}
+			found = true
 		} else {
 			l.s.cfg.Logger.Warn("dropping undecodable stored page", "key", string(p.key), "err", derr)
 			l.store.Delete(p.key)
@@ -162,31 +161,52 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 	} else if err != nil {
 		l.s.stats.StoreErrors.Add(1)
 	}
-	var req *httpparse.Request
-	raw := p.raw
-	if live := l.liveFor(c, token); live != nil {
-		req, raw = live.req, live.raw
-	} else {
-		// Not the request being dispatched (an asynchronous answer, or an
-		// earlier lookup failed from inside a later Get): re-parse its copy.
-		// l.reparse, not the loop's parse scratch: the request being
-		// dispatched may live there while this runs inside its Get.
-		req = &l.reparse
-		if _, perr := httpparse.ParseHead(p.raw, req, &l.s.cfg.Limits); perr != nil {
-			c.complete(p, appendErrorResponse(p.out[:0], 500, p.keepAlive, "MISS"))
-			return
-		}
-	}
-	if stale != nil {
-		c.forward(p, req, nil, kindRevalidate, stale)
+	req, raw := c.requestOf(p, token)
+	if req == nil {
 		return
 	}
+	if found {
+		c.servePage(p, req, raw, rec, &r, st) // stale.go
+		return
+	}
+	c.fetch(p, req, raw, nil, 0, false)
+}
+
+// requestOf returns slot p's request for forwarding: the one being
+// dispatched when the store answered inside its Get, else p's copy parsed
+// again. On failure p is answered 500 and req is nil.
+func (c *conn) requestOf(p *pending, token uint64) (req *httpparse.Request, raw []byte) {
+	l := c.l
+	if live := l.liveFor(c, token); live != nil {
+		return live.req, live.raw
+	}
+	// Not the request being dispatched (an asynchronous answer, or an
+	// earlier lookup failed from inside a later Get): re-parse its copy.
+	// l.reparse, not the loop's parse scratch: the request being
+	// dispatched may live there while this runs inside its Get.
+	req = &l.reparse
+	if _, perr := httpparse.ParseHead(p.raw, req, &l.s.cfg.Limits); perr != nil {
+		c.complete(p, appendErrorResponse(p.out[:0], 500, p.keepAlive, labelMiss))
+		return nil, nil
+	}
+	return req, p.raw
+}
+
+// fetch sends slot p's cacheable request to the origin, unless a fill of
+// its key is in flight in this process, which p then waits for
+// (coalesce.go). With stale (a record the store holds), a page with a
+// validator is revalidated rather than fetched again, and until staleUntil
+// the stale page answers an origin failure.
+func (c *conn) fetch(p *pending, req *httpparse.Request, raw, stale []byte, staleUntil int64, revalidate bool) {
 	if c.joinFill(p, raw) {
 		return
 	}
-	x := c.forward(p, req, nil, kindFill, nil)
-	if x == nil { // never went upstream: nobody may wait for it
-		c.l.releaseWaiters(p.key, nil)
+	k := kindFill
+	if revalidate {
+		k = kindRevalidate
+	}
+	if c.forwardCached(p, req, nil, k, stale, staleUntil, true) == nil {
+		c.l.releaseWaiters(p.key, nil) // never went upstream: nobody may wait for it
 	}
 }
 
@@ -195,9 +215,16 @@ func (c *conn) PageLookup(token uint64, rec []byte, err error) {
 // stored body (no copy, no allocation); otherwise it waits in p's buffer.
 // A page that must be inflated for this client and is too large to inflate
 // on the loop is decoded off it (decodeHitAsync); p stays queued meanwhile.
-func (c *conn) serveHit(p *pending, r *pagerecord.Record) {
+func (c *conn) serveHit(p *pending, r *pagerecord.Record) { c.serveRecord(p, r, labelHit) }
+
+// serveRecord is serveHit with the X-Cache label to send (HIT or STALE).
+func (c *conn) serveRecord(p *pending, r *pagerecord.Record, label string) {
 	l := c.l
-	l.s.stats.Hits.Add(1)
+	if label == labelHit {
+		l.s.stats.Hits.Add(1)
+	} else {
+		l.s.stats.StaleHits.Add(1)
+	}
 	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive}
 	body, enc, err := l.hitBody(p.key, r, &f)
 	if err == errDecodeOffLoop {
@@ -208,10 +235,10 @@ func (c *conn) serveHit(p *pending, r *pagerecord.Record) {
 		l.s.cfg.Logger.Warn("dropping stored page that does not decode", "key", string(p.key), "err", err)
 		l.store.Delete(p.key)
 		l.dec.forget(p.key)
-		c.complete(p, appendErrorResponse(p.out[:0], 502, p.keepAlive, "HIT"))
+		c.complete(p, appendErrorResponse(p.out[:0], 502, p.keepAlive, label))
 		return
 	}
-	head, send := appendRecordHead(p.out[:0], r, &f, body, enc, labelHit, l.now)
+	head, send := appendRecordHead(p.out[:0], r, &f, body, enc, label, l.now)
 	if !send {
 		body = nil
 	}

@@ -187,7 +187,13 @@ func (x *exchange) keep(r *pagerecord.Record, d *cachepolicy.Decision, validator
 	}
 	if store {
 		x.rec = pagerecord.AppendRecord(make([]byte, 0, r.Size()), r)
-		x.ttl = cachepolicy.StoreTTL(d.TTL, validator)
+		x.ttl = cachepolicy.StoreTTL(d.TTL, validator, s.staleKeep(d))
+	}
+	if x.c == nil { // a background refresh: nobody to render for
+		if plain != nil {
+			s.releaseDecode(plain.held)
+		}
+		return nil
 	}
 	x.out = x.renderRecord(r, plain, now)
 	return nil

@@ -16,16 +16,26 @@ import (
 // Run; the worker fills the result side (a complete response, and the record
 // to store) and hands it back with EventLoop.Execute. The worker reads only x's
 // own fields and the immutable Server config, never connection state.
+//
+// A background refresh (stale.go) is an exchange without a client: c is nil,
+// and only its record matters.
 type exchange struct {
 	l     *loop
-	c     *conn
+	c     *conn // nil: a background refresh
 	token uint64
 	kind  kind
 	f     facts
 	key   []byte // cache key (fill, revalidate)
 	host  []byte // unsafe requests: for invalidation
 	path  []byte
-	stale []byte // revalidate: the stale record
+	stale []byte // the stale record: revalidated (kindRevalidate), or served if the origin fails
+	// staleUntil: while now (unix seconds) is at most this, an origin
+	// failure or 5xx is answered with the stale record instead (RFC 5861
+	// stale-if-error, -grace); 0 when it may not be.
+	staleUntil int64
+	// leader: this exchange's key is registered in the fill registry
+	// (coalesce.go); its end releases the requests waiting for it.
+	leader bool
 	// http11: the client speaks HTTP/1.1, so a streamed body of unknown
 	// length can be sent chunked.
 	http11 bool
@@ -37,18 +47,28 @@ type exchange struct {
 	drop       bool          // delete key (a revalidated page that may no longer be stored)
 	invalidate [][]byte      // keys an unsafe request's success invalidates
 	relay      *relay        // streamed response: x.out is its head (stream.go)
+	served     string        // X-Cache label when not the kind's (a stale page served on error)
 }
 
 var gzipOnly = []byte("gzip")
 
 // forward sends req upstream for slot p. req and body are views valid only
-// during this call: Build copies what it needs.
+// during this call: Build copies what it needs. A fill or revalidation is
+// sent by forwardCached instead.
 // It returns the exchange, or nil when the pool refused it (p is then
 // answered with 503 at once).
-func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte) *exchange {
+func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind) *exchange {
+	return c.forwardCached(p, req, body, k, nil, 0, false)
+}
+
+// forwardCached sends a cacheable request upstream for slot p: a fill, or
+// with stale and kindRevalidate a conditional request for the stale record.
+// A stale record with staleUntil > 0 is served instead of an origin failure
+// until then. leader says p's key is registered in the fill registry.
+func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte, staleUntil int64, leader bool) *exchange {
 	l := c.l
 	s := l.s
-	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1}
+	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader}
 	x.f = facts{
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive,
 		ae: append([]byte(nil), req.AcceptEncoding...),
@@ -70,18 +90,33 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, 
 	default:
 		s.stats.Passes.Add(1)
 	}
+	if err := x.submit(req, body, &fw, stale); err != nil {
+		s.stats.Errors.Add(1)
+		c.complete(p, appendErrorResponse(p.out[:0], 503, p.keepAlive, x.label()))
+		return nil
+	}
+	return x
+}
+
+// submit builds x's upstream request from req (and body) and hands it to
+// the pool. stale, when given, is copied into x: a revalidation asks the
+// origin whether it still holds (its validators).
+func (x *exchange) submit(req *httpparse.Request, body []byte, fw *upstream.Forward, stale []byte) error {
+	s := x.l.s
 	job := upstream.AcquireJob()
 	job.StreamAbove = passStreamAbove
-	if k == kindFill || k == kindRevalidate {
+	if x.kind == kindFill || x.kind == kindRevalidate {
 		// Larger bodies are never stored (nor decoded whole): stream them.
 		job.StreamAbove = min(s.cfg.MaxItem, s.cfg.MaxDecoded)
 	}
 	// req.Path, not req.Target: an absolute-form target's authority is
 	// req.Host, which Build sends as the only Host (the one the cache
 	// key names).
-	job.Build(req.Method, req.Path, req.Host, req.Headers, body, &fw)
-	if k == kindRevalidate {
+	job.Build(req.Method, req.Path, req.Host, req.Headers, body, fw)
+	if stale != nil {
 		x.stale = append([]byte(nil), stale...)
+	}
+	if x.kind == kindRevalidate {
 		var r pagerecord.Record
 		if pagerecord.Decode(x.stale, &r) == nil {
 			if v := r.Lookup("ETag"); v != nil {
@@ -97,11 +132,9 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind, 
 	s.stats.Upstream.Add(1)
 	if err := s.pool.Submit(job); err != nil {
 		upstream.ReleaseJob(job)
-		s.stats.Errors.Add(1)
-		c.complete(p, appendErrorResponse(p.out[:0], 503, p.keepAlive, x.label()))
-		return nil
+		return err
 	}
-	return x
+	return nil
 }
 
 // clientIP is the peer address for X-Forwarded-For.
@@ -113,6 +146,9 @@ func (c *conn) clientIP() []byte {
 }
 
 func (x *exchange) label() string {
+	if x.served != "" {
+		return x.served
+	}
 	switch x.kind {
 	case kindFill:
 		return labelMiss
@@ -130,12 +166,19 @@ func (x *exchange) label() string {
 // job and hands the exchange back to its loop.
 func upstreamDone(job *upstream.Job) {
 	x := job.Ctx.(*exchange)
-	if streamed(job) {
+	switch {
+	case streamed(job) && x.c == nil:
+		// A background refresh found the page grown past what is stored:
+		// nothing to relay, and the stale record goes.
+		job.Body.Close()
+		x.drop = true
+	case streamed(job):
 		x.stream(job)
 		upstream.ReleaseJob(job)
 		return
+	default:
+		x.finish(job, x.l.s.clock())
 	}
-	x.finish(job, x.l.s.clock())
 	upstream.ReleaseJob(job)
 	if err := x.l.el.Execute(context.Background(), x); err != nil {
 		x.l.s.cfg.Logger.Debug("dropping upstream result: loop is gone", "err", err)
@@ -156,10 +199,18 @@ func (x *exchange) Run(context.Context) error {
 	for _, k := range x.invalidate {
 		l.store.Delete(k)
 	}
-	if x.kind == kindFill {
-		l.releaseWaiters(x.key, x.rec)
+	if x.kind == kindFill || x.kind == kindRevalidate {
+		if x.rec == nil {
+			l.abandon(x.key)
+		}
+		if x.leader {
+			l.releaseWaiters(x.key, x.rec)
+		}
 	}
 	c := x.c
+	if c == nil {
+		return nil // a background refresh: nobody to answer
+	}
 	if c.released {
 		if x.relay != nil {
 			x.relay.done(false)
@@ -183,6 +234,9 @@ func (x *exchange) Run(context.Context) error {
 // goroutine only.
 func (x *exchange) finish(job *upstream.Job, now time.Time) {
 	s := x.l.s
+	if x.serveStaleInstead(job, now) {
+		return
+	}
 	if job.Err != nil {
 		s.stats.Errors.Add(1)
 		x.out = appendErrorResponse(nil, upstream.StatusFor(job.Err), x.f.keepAlive, x.label())

@@ -50,6 +50,10 @@ type loop struct {
 	pender pagestore.Pender
 	closer pagestore.Closer
 	sweep  *storeSweep // the store's own sweep timer (pagestore.Sweeper)
+	// elects: the store elects one refresher per stale page among every
+	// process sharing it (pagestore.Elector), so a stale page this loop was
+	// not elected for is left to the elected reader (stale.go).
+	elects bool
 
 	blocked, blockedSpare []*conn
 	drainTimer            *time.Timer // runs the drain pass (created on first use)
@@ -70,6 +74,9 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 		l.corker, _ = l.store.(pagestore.Corker)
 		l.pender, _ = l.store.(pagestore.Pender)
 		l.closer, _ = l.store.(pagestore.Closer)
+		if e, ok := l.store.(pagestore.Elector); ok {
+			l.elects = e.ElectsRefresher()
+		}
 		if sw, ok := l.store.(pagestore.Sweeper); ok {
 			l.startStoreSweep(sw)
 		}

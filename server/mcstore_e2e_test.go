@@ -47,7 +47,7 @@ func withMemcached(t *testing.T, opTimeout time.Duration, addrs ...string) func(
 			if err != nil {
 				panic(err)
 			}
-			return mcstore.New(lc, mcstore.Config{SweepEvery: 5 * time.Millisecond, FillTTL: 10, FillWait: time.Second})
+			return mcstore.New(lc, mcstore.Config{SweepEvery: 5 * time.Millisecond, FillTTL: 10, FillWait: time.Second, Keep: server.MaxStaleKeep})
 		}
 	}
 }

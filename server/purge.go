@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/mcpage/mcpage/httpparse"
 	"github.com/mcpage/mcpage/internal/httpbytes"
@@ -74,8 +75,9 @@ func (c *conn) purge(p *pending, req *httpparse.Request) {
 }
 
 // purgeSync purges key in a store that answers Get at once (the embedded
-// one): soft rewrites the record as stale, kept for revalidation when it has
-// a validator, deleted otherwise. It reports whether a page was there.
+// one): soft rewrites the record as stale from now on (its Age kept right),
+// kept as long as a stale page may be revalidated or served stale, deleted
+// when neither; hard deletes it. It reports whether a page was there.
 func (l *loop) purgeSync(key []byte, soft bool) bool {
 	var rec []byte
 	l.store.Get(key, lookupFunc(func(_ uint64, r []byte, _ error) { rec = r }), 0)
@@ -83,21 +85,31 @@ func (l *loop) purgeSync(key []byte, soft bool) bool {
 		return false
 	}
 	var r pagerecord.Record
-	if !soft || pagerecord.Decode(rec, &r) != nil || !r.Revalidatable() {
+	if !soft || pagerecord.Decode(rec, &r) != nil {
 		l.store.Delete(key)
 		return true
 	}
+	now := l.now.Unix()
+	r.AgeAtStore = uint32(min(r.Age(now), 1<<32-1))
+	r.StoredAt = now
 	r.TTL = 0 // stale from now on
-	r.StoredAt = l.now.Unix()
+	swr, sie := l.s.staleWindows(&r)
+	keep := cachepolicy.StoreTTL(0, r.Revalidatable(), time.Duration(max(swr, sie))*time.Second)
+	if keep <= 0 {
+		l.store.Delete(key)
+		return true
+	}
 	out := pagerecord.AppendRecord(make([]byte, 0, len(rec)), &r)
-	l.store.Set(key, out, cachepolicy.StoreTTL(0, true))
+	l.store.Set(key, out, keep)
 	return true
 }
 
 // lookupFunc adapts a function to pagestore.Handler.
 type lookupFunc func(token uint64, rec []byte, err error)
 
-func (f lookupFunc) PageLookup(token uint64, rec []byte, err error) { f(token, rec, err) }
+func (f lookupFunc) PageLookup(token uint64, rec []byte, _ pagestore.State, err error) {
+	f(token, rec, err)
+}
 
 // PagePurged answers the PURGE in slot token (pagestore.PurgeHandler), on
 // this connection's loop.

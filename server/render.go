@@ -57,8 +57,8 @@ func (l *loop) hitBody(key []byte, r *pagerecord.Record, f *facts) ([]byte, page
 	if f.clientTakes(r.Encoding) {
 		return r.Body, r.Encoding, nil
 	}
-	if n, ok := l.dec.size(key, r.StoredAt, len(r.Body)); ok {
-		if b, ok := l.dec.get(key, r.StoredAt, len(r.Body)); ok {
+	if n, ok := l.dec.size(key, idOf(r)); ok {
+		if b, ok := l.dec.get(key, idOf(r)); ok {
 			return b, pagerecord.Identity, nil
 		}
 		if n == sizeAbove || n > decodeInlineMax {
@@ -79,13 +79,13 @@ func (l *loop) hitBody(key []byte, r *pagerecord.Record, f *facts) ([]byte, page
 	}
 	b, err := pagerecord.AppendDecoded(nil, r.Body, r.Encoding, min(decodeInlineMax, l.s.cfg.MaxDecoded))
 	if errors.Is(err, pagerecord.ErrTooLarge) && l.s.cfg.MaxDecoded > decodeInlineMax {
-		l.dec.putSize(key, r.StoredAt, len(r.Body), sizeAbove)
+		l.dec.putSize(key, idOf(r), sizeAbove)
 		return nil, 0, errDecodeOffLoop
 	}
 	if err != nil {
 		return nil, 0, err
 	}
-	l.dec.put(key, r.StoredAt, len(r.Body), b)
+	l.dec.put(key, idOf(r), b)
 	return b, pagerecord.Identity, nil
 }
 

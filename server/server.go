@@ -43,6 +43,8 @@ var (
 	// ErrEngineStopped is returned by Serve when the event loops stopped
 	// without Shutdown having asked them to.
 	ErrEngineStopped = errors.New("server: engine stopped unexpectedly")
+	// ErrGrace is returned by New when Config.Grace exceeds MaxStaleKeep.
+	ErrGrace = errors.New("server: grace longer than MaxStaleKeep")
 )
 
 // Server is one mcpage instance. Create it with New, run it with Serve, stop it
@@ -87,6 +89,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Listen == "" {
 		return nil, ErrNoListen
+	}
+	if cfg.Grace > MaxStaleKeep {
+		return nil, ErrGrace
 	}
 	c := cfg.withDefaults()
 	pool, err := upstream.New(c.Upstream)
@@ -334,6 +339,8 @@ type Stats struct {
 	StoreErrors atomic.Int64 // store lookups that failed (served as misses)
 	Upstream    atomic.Int64 // upstream exchanges started
 	Coalesced   atomic.Int64 // misses that waited for a fill of the same page in flight instead of going upstream
+	StaleHits   atomic.Int64 // requests answered with a stale page (X-Cache: STALE): while it was refreshed, or instead of an origin failure
+	Refreshes   atomic.Int64 // background refreshes of stale pages started
 }
 
 // Stats returns the live counters.

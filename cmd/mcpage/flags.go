@@ -53,6 +53,7 @@ type options struct {
 	mcConnectTimeout time.Duration
 	mcFailures       int
 	mcRetry          time.Duration
+	grace            time.Duration
 	purgeAllow       string
 
 	cfg server.Config
@@ -89,6 +90,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&o.mcFailures, "mc-failures", 3, "failures in a row (timeouts, lost connections) that eject a memcached server; its keys move to the next server")
 	fs.StringVar(&o.purgeAllow, "purge-allow", "127.0.0.0/8,::1/128", "client networks (comma-separated CIDRs) whose PURGE requests are obeyed; others get 403")
 	fs.DurationVar(&o.mcRetry, "mc-retry", 2*time.Second, "how long an ejected memcached server is left alone before it is probed back")
+	fs.DurationVar(&o.grace, "grace", 10*time.Second, "how long past freshness a page may still be served stale: at once while one request refreshes it, and instead of an origin failure (a response's stale-while-revalidate / stale-if-error may allow longer; must-revalidate forbids); 0 = only what responses allow")
 	fs.Var(&o.storeSize, "store-size", "byte bound of the embedded store (suffixes K, M, G; binary)")
 	fs.DurationVar(&o.ttl, "ttl", 2*time.Minute, "freshness for a storable response that carries none; 0 = strict RFC 9111 (explicit or Last-Modified heuristic only)")
 	fs.DurationVar(&o.maxTTL, "max-ttl", 24*time.Hour, "cap on any stored page's freshness; 0 = no cap")
@@ -160,6 +162,8 @@ func (o *options) build() error {
 		return fmt.Errorf("-store-size %d: must be at least 1M", o.storeSize)
 	case o.ttl < 0:
 		return fmt.Errorf("-ttl %v: must not be negative", o.ttl)
+	case o.grace < 0 || o.grace > server.MaxStaleKeep:
+		return fmt.Errorf("-grace %v: must be between 0 and %v", o.grace, server.MaxStaleKeep)
 	case o.maxTTL < 0:
 		return fmt.Errorf("-max-ttl %v: must not be negative", o.maxTTL)
 	case o.maxItem < 1024:
@@ -224,6 +228,7 @@ func (o *options) build() error {
 		MaxOutbound:  int(o.maxOutbound),
 		MaxInbound:   int(o.maxInbound),
 		MaxDecoded:   int(o.maxDecoded),
+		Grace:        o.grace,
 		Limits: httpparse.Limits{
 			MaxHeaderBytes: int(o.maxHeaderBytes),
 			MaxBodyBytes:   maxBody,
@@ -265,7 +270,9 @@ func memcachedStore(ring *ketama.Ring, cfg mcclient.Config) func(int, gnet.Event
 			// Only a nil loop or an empty ring fail, and build checked both.
 			panic(fmt.Sprintf("mcpage: memcached client: %v", err))
 		}
-		return mcstore.New(lc, mcstore.Config{SweepEvery: sweep, FillTTL: 10, FillWait: time.Second})
+		// Keep: every process on the cluster keeps pages MaxStaleKeep past
+		// freshness, so that mg R elects one refresher when freshness ends.
+		return mcstore.New(lc, mcstore.Config{SweepEvery: sweep, FillTTL: 10, FillWait: time.Second, Keep: server.MaxStaleKeep})
 	}
 }
 

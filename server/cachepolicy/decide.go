@@ -44,6 +44,8 @@ type Decision struct {
 	// VaryAcceptEncoding: the response had Vary: Accept-Encoding, the only
 	// Vary that is stored (the page store handles the encodings itself).
 	VaryAcceptEncoding bool
+	// Stale is what the response allows once stale (Response.Stale).
+	Stale Stale
 }
 
 // Decide applies the storage policy (see the package documentation) to r as
@@ -89,7 +91,7 @@ func (rl *Rules) Decide(r *Response, now time.Time) Decision {
 	if ttl < time.Second {
 		return refuse(ReasonStale)
 	}
-	d.Store, d.TTL = true, ttl
+	d.Store, d.TTL, d.Stale = true, ttl, dir.stale()
 	return d
 }
 

@@ -70,10 +70,15 @@ type directives struct {
 	private        bool // also private="field": not storable here
 	public         bool
 	mustRevalidate bool
-	maxAge         delta
-	sMaxAge        delta
-	count          int  // directives seen
-	malformed      bool // an item that is not token ["=" value]
+	// proxyRevalidate: like must-revalidate, for shared caches only.
+	proxyRevalidate bool
+	maxAge          delta
+	sMaxAge         delta
+	// staleWhileRevalidate and staleIfError: RFC 5861's extensions.
+	staleWhileRevalidate delta
+	staleIfError         delta
+	count                int  // directives seen
+	malformed            bool // an item that is not token ["=" value]
 }
 
 // apply records one directive. Names compare case-insensitively (RFC 9111
@@ -98,6 +103,12 @@ func (d *directives) apply(name, value []byte, hasValue bool) {
 		d.maxAge.merge(value, hasValue)
 	case httpbytes.EqualFold(name, "s-maxage"):
 		d.sMaxAge.merge(value, hasValue)
+	case httpbytes.EqualFold(name, "proxy-revalidate"):
+		d.proxyRevalidate = true
+	case httpbytes.EqualFold(name, "stale-while-revalidate"):
+		d.staleWhileRevalidate.merge(value, hasValue)
+	case httpbytes.EqualFold(name, "stale-if-error"):
+		d.staleIfError.merge(value, hasValue)
 	}
 }
 

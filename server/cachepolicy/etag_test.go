@@ -37,7 +37,7 @@ func TestAllocsRecordRules(t *testing.T) {
 		"Compressible html": func() { Compressible(html) },
 		"Compressible png":  func() { Compressible(png) },
 		"KeepOn304":         func() { KeepOn304(name) },
-		"StoreTTL":          func() { StoreTTL(60, true) },
+		"StoreTTL":          func() { StoreTTL(60, true, 10) },
 		"IsStrongETag":      func() { IsStrongETag(etag) },
 		"AppendWeakETag":    func() { AppendWeakETag(dst[:0], etag) },
 	}

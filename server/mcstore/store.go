@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcpage/mcpage/mcclient"
+	"github.com/mcpage/mcpage/server/pagerecord"
 	"github.com/mcpage/mcpage/server/pagestore"
 )
 
@@ -34,7 +35,7 @@ type Store struct {
 	// Filler election (see Config.FillWait): keys this store won the right
 	// to fill, with the placeholder's CAS; lookups parked behind another
 	// process's fill, retried by Sweep.
-	won     map[string]uint64
+	won     map[string]win
 	parked  []parkedGet
 	keyBufs [][]byte     // recycled key copies of lookups in flight
 	waiting atomic.Int64 // len(parked), readable from any goroutine
@@ -54,8 +55,34 @@ type Config struct {
 	// waits for the page (retrying at each Sweep) before fetching it itself.
 	// 0 → 1s.
 	FillWait time.Duration
-	// Clock reads the time for FillWait and retries. nil → time.Now.
+	// Keep is how long past its freshness every page is kept (its memcached
+	// TTL is the freshness its record has left, plus Keep), so that a page
+	// may be served stale or revalidated; each mg asks R<Keep>, which elects
+	// one reader, fleet-wide, to refresh a page once its freshness has ended
+	// (pagestore.Refresh), while the others are told someone is
+	// (pagestore.Refreshing). Every process sharing the cluster must use the
+	// same Keep. 0 → pages are kept for the TTL the server gives, and
+	// nobody is elected to refresh them.
+	Keep time.Duration
+	// Clock reads the time for FillWait, retries and record freshness. nil
+	// → time.Now.
 	Clock func() time.Time
+}
+
+// maxTTL is the longest relative TTL memcached takes: larger values are read
+// as a unix time.
+const maxTTL = 30 * 24 * 60 * 60
+
+// maxWon bounds the wins remembered; past it they are forgotten (a
+// forgotten win only leaves its placeholder to expire by itself).
+const maxWon = 1 << 14
+
+// win is a right to fill or refresh a key that this store's lookup got: the
+// CAS of what it read, and whether that was a page (mg R) or a placeholder
+// (mg N).
+type win struct {
+	cas  uint64
+	page bool
 }
 
 // pending is the server's side of one lookup: who to answer, with which token.
@@ -64,6 +91,7 @@ type pending struct {
 	token uint64
 	key   []byte // a copy of the key (from keyBufs), kept while election is on
 	until time.Time
+	final bool // the last lookup after waiting FillWait: answered whatever it finds
 }
 
 // parkedGet is a lookup waiting for another process's fill.
@@ -85,7 +113,7 @@ func New(lc *mcclient.LoopClient, cfg Config) *Store {
 		cfg.Clock = time.Now
 	}
 	return &Store{lc: lc, cfg: cfg, lookups: make(map[uint64]pending), purges: make(map[uint64]purgeOp),
-		won: make(map[string]uint64)}
+		won: make(map[string]win)}
 }
 
 // Waiting reports how many lookups wait for another process's fill. Any
@@ -99,11 +127,11 @@ func (s *Store) Waiting() int64 { return s.waiting.Load() }
 // command cannot even be queued, PageLookup runs before Get returns.
 func (s *Store) Get(key []byte, h pagestore.Handler, token uint64) {
 	if s.closed {
-		h.PageLookup(token, nil, ErrClosed)
+		h.PageLookup(token, nil, 0, ErrClosed)
 		return
 	}
 	p := pending{h: h, token: token}
-	if s.cfg.FillTTL > 0 {
+	if s.cfg.FillTTL > 0 || s.cfg.Keep > 0 {
 		// The reply does not name its key, and a win or a wait needs it.
 		var buf []byte
 		if n := len(s.keyBufs); n > 0 {
@@ -125,11 +153,31 @@ func (s *Store) get(key []byte, p pending) {
 	s.next++
 	id := s.next
 	s.lookups[id] = p
-	if err := s.lc.Get(key, mcclient.GetOptions{Vivify: s.cfg.FillTTL}, s, id); err != nil {
+	opts := mcclient.GetOptions{Vivify: s.cfg.FillTTL, Recache: uint32(min(s.cfg.Keep/time.Second, maxTTL))}
+	if err := s.lc.Get(key, opts, s, id); err != nil {
 		delete(s.lookups, id)
 		s.release(p)
-		p.h.PageLookup(p.token, nil, err)
+		p.h.PageLookup(p.token, nil, 0, err)
 	}
+}
+
+// remember records a win for key (see win).
+func (s *Store) remember(key []byte, w win) {
+	if len(s.won) >= maxWon {
+		clear(s.won)
+	}
+	s.won[string(key)] = w
+}
+
+// park queues p to be looked up again at the next sweep, until FillWait is
+// over; the lookup after that is final.
+func (s *Store) park(p pending) {
+	now := s.cfg.Clock()
+	if p.until.IsZero() {
+		p.until = now.Add(s.cfg.FillWait)
+	}
+	s.parked = append(s.parked, parkedGet{pending: p, retryAt: now.Add(s.cfg.SweepEvery)})
+	s.waiting.Store(int64(len(s.parked)))
 }
 
 // OnResult receives an mg's reply (mcclient.Handler), on the loop.
@@ -140,54 +188,66 @@ func (s *Store) OnResult(id uint64, res *mcclient.Result) {
 	}
 	delete(s.lookups, id)
 	switch {
-	case res.Status == mcclient.StatusOK && len(res.Value) > 0 && res.Stale && res.Win:
-		// Soft-purged (md I), and this reader is the one asked to refresh
-		// it: a miss, so the page is fetched and stored again. Readers after
-		// it (Z) keep getting the old copy until then.
-		s.release(p)
-		p.h.PageLookup(p.token, nil, nil)
 	case res.Status == mcclient.StatusOK && len(res.Value) > 0:
+		var st pagestore.State
+		if res.Stale {
+			st |= pagestore.Invalidated // soft-purged (md I)
+		}
+		switch {
+		case res.Win && p.key != nil:
+			// Elected to refresh it (R fired, or the first read after a
+			// soft purge). Refreshing stores it with a plain ms, which
+			// clears the election; Abandon re-arms it otherwise.
+			st |= pagestore.Refresh
+			s.remember(p.key, win{cas: res.CAS, page: true})
+		case res.WinTaken:
+			st |= pagestore.Refreshing
+			if j, ok := p.h.(pagestore.Judge); ok && !p.final && p.key != nil &&
+				!j.MayServeWhileRefreshing(res.Value, res.Stale) {
+				// Not to be served stale: wait for the refresh, as for a
+				// cold page another process fills.
+				s.park(p)
+				return
+			}
+		}
 		s.release(p)
-		p.h.PageLookup(p.token, res.Value, nil)
+		p.h.PageLookup(p.token, res.Value, st, nil)
 	case res.Status == mcclient.StatusOK || res.Status == mcclient.StatusMiss:
 		// A miss, or an empty item: the placeholder of a fill, never a page.
 		switch {
 		case res.Win && p.key != nil:
 			// This process fills it; the placeholder goes if the page turns
 			// out not to be stored (Abandon), and Set replaces it otherwise.
-			s.won[string(p.key)] = res.CAS
+			s.remember(p.key, win{cas: res.CAS})
 			s.release(p)
-			p.h.PageLookup(p.token, nil, nil)
-		case res.WinTaken && p.key != nil && (p.until.IsZero() || s.cfg.Clock().Before(p.until)):
+			p.h.PageLookup(p.token, nil, 0, nil)
+		case res.WinTaken && p.key != nil && !p.final:
 			// Another process fills it: retry at the next sweeps, until
 			// FillWait is over; then fetch it ourselves rather than fail.
-			now := s.cfg.Clock()
-			if p.until.IsZero() {
-				p.until = now.Add(s.cfg.FillWait)
-			}
-			s.parked = append(s.parked, parkedGet{pending: p, retryAt: now.Add(s.cfg.SweepEvery)})
-			s.waiting.Store(int64(len(s.parked)))
+			s.park(p)
 		default:
 			s.release(p)
-			p.h.PageLookup(p.token, nil, nil)
+			p.h.PageLookup(p.token, nil, 0, nil)
 		}
 	default:
 		s.release(p)
-		p.h.PageLookup(p.token, nil, res.Err)
+		p.h.PageLookup(p.token, nil, 0, res.Err)
 	}
 }
 
-// Abandon is told that the fill this store won for key stored nothing (the
-// page was not storable): the placeholder is deleted, if it is still the
-// one this store's lookup created (CAS), so other processes stop waiting.
+// Abandon is told that the fill or refresh this store won for key stored
+// nothing (the page was not storable, or the origin failed): a placeholder
+// is deleted, so other processes stop waiting; a page is marked stale (md I),
+// which elects the next reader to try again. Either only if it is still what
+// this store's lookup read (CAS).
 func (s *Store) Abandon(key []byte) {
-	cas, ok := s.won[string(key)]
+	w, ok := s.won[string(key)]
 	if !ok {
 		return
 	}
 	delete(s.won, string(key))
 	if !s.closed {
-		_ = s.lc.Delete(key, mcclient.DeleteOptions{CAS: cas}, &s.writes, 0)
+		_ = s.lc.Delete(key, mcclient.DeleteOptions{CAS: w.cas, Invalidate: w.page}, &s.writes, 0)
 	}
 }
 
@@ -203,11 +263,34 @@ func (s *Store) Set(key, rec []byte, ttl time.Duration) {
 		return
 	}
 	delete(s.won, string(key)) // the page replaces any placeholder
-	secs := int32(min(ttl/time.Second, 1<<31-1))
-	if secs < 1 {
-		secs = 1
+	_ = s.lc.Set(key, rec, mcclient.SetOptions{TTL: s.ttl(rec, ttl)}, &s.writes, 0)
+}
+
+// ttl is the memcached TTL of a record stored for ttl: with Keep, the
+// freshness the record has left plus Keep, so that mg R<Keep> fires when
+// freshness ends; else ttl. Whole seconds, at least 1, at most 30 days
+// (past that memcached reads a unix time).
+//
+// The record's freshness ends on a whole second of the writer's clock, and
+// memcached counts whole seconds of its own: R could fire up to two seconds
+// after readers see the record stale, and nobody would refresh it
+// meanwhile. So a record with more than a second left is given a second
+// less: R fires about when the record goes stale, or a moment before (the
+// elected reader then refreshes a page still fresh). A record with one
+// second left keeps it, or every refresh would be elected again at once.
+func (s *Store) ttl(rec []byte, ttl time.Duration) int32 {
+	secs := int64(ttl / time.Second)
+	if s.cfg.Keep > 0 {
+		var r pagerecord.Record
+		if pagerecord.Decode(rec, &r) == nil {
+			rem := max(r.Remaining(s.cfg.Clock().Unix()), 0)
+			if rem > 1 {
+				rem--
+			}
+			secs = rem + int64(s.cfg.Keep/time.Second)
+		}
 	}
-	_ = s.lc.Set(key, rec, mcclient.SetOptions{TTL: secs}, &s.writes, 0)
+	return int32(min(max(secs, 1), maxTTL))
 }
 
 // Delete removes key's page with a pipelined md.
@@ -237,11 +320,12 @@ func (s *Store) Sweep(now time.Time) {
 		switch {
 		case s.closed:
 			s.release(pg.pending)
-			pg.h.PageLookup(pg.token, nil, ErrClosed)
+			pg.h.PageLookup(pg.token, nil, 0, ErrClosed)
 		case !now.Before(pg.until):
-			// Waited long enough: this process fetches it itself.
-			s.release(pg.pending)
-			pg.h.PageLookup(pg.token, nil, nil)
+			// Waited long enough: one last look, answered whatever it
+			// finds (a miss: this process fetches the page itself).
+			pg.final = true
+			s.get(pg.key, pg.pending)
 		case !now.Before(pg.retryAt):
 			s.get(pg.key, pg.pending)
 		default:
@@ -253,6 +337,10 @@ func (s *Store) Sweep(now time.Time) {
 	s.waiting.Store(int64(len(s.parked)))
 	s.lc.Uncork()
 }
+
+// ElectsRefresher reports whether lookups elect one refresher per stale page
+// (Config.Keep; pagestore.Elector).
+func (s *Store) ElectsRefresher() bool { return s.cfg.Keep > 0 }
 
 // SweepEvery is how often Sweep should run.
 func (s *Store) SweepEvery() time.Duration { return s.cfg.SweepEvery }
@@ -270,7 +358,7 @@ func (s *Store) Close() {
 	s.closed = true
 	s.lc.Close() // answers every pending mg through OnResult with ErrClosed
 	for _, pg := range s.parked {
-		pg.h.PageLookup(pg.token, nil, ErrClosed)
+		pg.h.PageLookup(pg.token, nil, 0, ErrClosed)
 	}
 	s.parked = nil
 	s.waiting.Store(0)

@@ -117,15 +117,15 @@ func newEmbedded(cfg EmbeddedConfig, hooks embeddedHooks) (*Embedded, error) {
 // modify it. Any goroutine may call Get; it does not allocate.
 func (e *Embedded) Get(key []byte, h Handler, token uint64) {
 	if e.closed.Load() {
-		h.PageLookup(token, nil, ErrClosed)
+		h.PageLookup(token, nil, 0, ErrClosed)
 		return
 	}
 	v, ok := e.c.GetIfPresent(e.hash(e.seed, key))
 	if !ok || !bytes.Equal(v.key, key) {
-		h.PageLookup(token, nil, nil)
+		h.PageLookup(token, nil, 0, nil)
 		return
 	}
-	h.PageLookup(token, v.rec, nil)
+	h.PageLookup(token, v.rec, 0, nil)
 }
 
 // Set implements Store. A page with ttl ≤ 0 or heavier than MaxBytes is not

@@ -23,7 +23,7 @@ type result struct {
 // during the call).
 type recorder struct{ got []result }
 
-func (r *recorder) PageLookup(token uint64, rec []byte, err error) {
+func (r *recorder) PageLookup(token uint64, rec []byte, _ State, err error) {
 	var c []byte
 	if rec != nil {
 		c = bytes.Clone(rec)
@@ -358,7 +358,7 @@ func TestConcurrent(t *testing.T) {
 // nopHandler discards results without allocating.
 type nopHandler struct{ hits int }
 
-func (h *nopHandler) PageLookup(_ uint64, rec []byte, _ error) {
+func (h *nopHandler) PageLookup(_ uint64, rec []byte, _ State, _ error) {
 	if rec != nil {
 		h.hits++
 	}

@@ -62,3 +62,13 @@ type PurgeHandler interface {
 type Purger interface {
 	Purge(key []byte, soft bool, h PurgeHandler, token uint64)
 }
+
+// Elector is a store that elects one refresher per stale page among every
+// process sharing it: its lookups say Refresh to the elected reader and
+// Refreshing to the others (memcached's mg R). The server then refreshes a
+// stale page only when elected, and leaves one it was not elected for (its
+// record says stale a moment before the store's clock does) to whoever is.
+// ElectsRefresher is asked once, when the loop builds its store.
+type Elector interface {
+	ElectsRefresher() bool
+}

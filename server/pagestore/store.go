@@ -13,9 +13,43 @@ type Handler interface {
 	// PageLookup is called exactly once per Get, on the loop that called Get:
 	// token is the one given to Get; rec is the stored record bytes, nil on a
 	// miss. rec is valid only until PageLookup returns and must not be
-	// modified: copy what must outlive the call. err != nil reports a store
-	// failure (rec is then nil); the caller treats it as a miss.
-	PageLookup(token uint64, rec []byte, err error)
+	// modified: copy what must outlive the call. state qualifies rec (always
+	// 0 from the embedded store). err != nil reports a store failure (rec is
+	// then nil and state 0); the caller treats it as a miss.
+	PageLookup(token uint64, rec []byte, state State, err error)
+}
+
+// State qualifies a page a lookup found: what a store that elects one
+// refresher among many processes (memcached's mg R/W/Z/X) told this reader.
+// The zero value says nothing: the reader judges the page by its record
+// alone and, when it is stale, coordinates a refresh within its process.
+type State uint8
+
+// State bits.
+const (
+	// Refresh: this reader was elected, among every process sharing the
+	// store, to refresh the page (its freshness is ending, or it was purged).
+	// If it does not store a new page, it must say so (Abandoner), so that
+	// another reader is elected.
+	Refresh State = 1 << iota
+	// Refreshing: another reader holds the refresh. Do not start one; serve
+	// the page if it may be served stale meanwhile. A store that asks a
+	// Judge waits for the refresh instead when the page may not be.
+	Refreshing
+	// Invalidated: the page was purged softly (memcached md I). It is stale,
+	// whatever its record says.
+	Invalidated
+)
+
+// Judge is an optional part of a Handler. A store that elects one refresher
+// asks it, on the loop, whether a reader that was not elected may be
+// answered with rec while the page is refreshed: true when rec is fresh, or
+// stale within what its response allows (stale-while-revalidate, grace). If
+// not, the store waits (bounded) for the refreshed page before answering, as
+// it waits for a cold page another process fills. rec is valid only during
+// the call.
+type Judge interface {
+	MayServeWhileRefreshing(rec []byte, invalidated bool) bool
 }
 
 // Store is one event loop's handle on the page store. Every method is called
