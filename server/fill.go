@@ -30,7 +30,7 @@ func (x *exchange) fill(resp *upstream.Response, now time.Time) {
 	}
 	encOK = encOK && !o.hiddenCE
 	if !d.Store || !encOK {
-		if x.kind == kindRevalidate {
+		if x.replacesStale() {
 			x.drop = true
 		}
 		reason := d.Reason
@@ -179,7 +179,7 @@ func (x *exchange) keep(r *pagerecord.Record, d *cachepolicy.Decision, validator
 		r.Flags |= pagerecord.FlagDefaultTTL
 	}
 	store := d.Store && r.Size() <= s.cfg.MaxItem
-	if !store && x.kind == kindRevalidate {
+	if !store && x.replacesStale() {
 		x.drop = true
 	}
 	if err := r.Check(); err != nil {
@@ -237,7 +237,7 @@ func decodeReason(err error) string {
 // after the store decision, passing the origin's body as it came (the client
 // takes its coding). A revalidated page that is not stored is dropped.
 func (x *exchange) notStored(resp *upstream.Response, reason string) {
-	if x.kind == kindRevalidate {
+	if x.replacesStale() {
 		x.drop = true
 	}
 	x.out = x.passResponse(resp, reason, pagerecord.Identity, false)
@@ -253,7 +253,7 @@ func (x *exchange) decodeFailed(err error) []byte {
 		return appendErrorResponse(nil, 503, x.f.keepAlive, x.label())
 	}
 	x.rec = nil
-	x.drop = x.kind == kindRevalidate || x.drop
+	x.drop = x.replacesStale() || x.drop
 	return appendErrorResponse(nil, 502, x.f.keepAlive, x.label())
 }
 

@@ -200,3 +200,9 @@ func (c *conn) MayServeWhileRefreshing(rec []byte, invalidated bool) bool {
 	swr, _ := c.l.s.staleWindows(&r)
 	return swr > 0 && secondsStale(&r, now) <= swr
 }
+
+// replacesStale reports whether x's answer replaces a stored page, which
+// must go when the answer may not be stored (it became private, too large,
+// undecodable): a revalidation, or a background refresh. A client's fill
+// with a stale page only as an error fallback leaves it to expire.
+func (x *exchange) replacesStale() bool { return x.kind == kindRevalidate || x.c == nil }

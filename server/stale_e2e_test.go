@@ -21,7 +21,7 @@ import (
 // gate opens (so a refresh in flight can be observed); fail makes it answer
 // 503; drop makes it close the connection without an answer.
 type versioned struct {
-	cc      string
+	cc      atomic.Value // string: the Cache-Control sent
 	n       atomic.Int64
 	fail    atomic.Bool
 	drop    atomic.Bool
@@ -31,7 +31,8 @@ type versioned struct {
 }
 
 func newVersioned(o *origin, path, cc string) *versioned {
-	v := &versioned{cc: cc, gate: make(chan struct{}), waiting: make(chan struct{}, 64)}
+	v := &versioned{gate: make(chan struct{}), waiting: make(chan struct{}, 64)}
+	v.cc.Store(cc)
 	o.handle(path, func(w http.ResponseWriter, r *http.Request) {
 		if v.drop.Load() {
 			if hj, ok := w.(http.Hijacker); ok {
@@ -50,7 +51,7 @@ func newVersioned(o *origin, path, cc string) *versioned {
 			v.waiting <- struct{}{}
 			<-v.gate
 		}
-		w.Header().Set("Cache-Control", v.cc)
+		w.Header().Set("Cache-Control", v.cc.Load().(string))
 		fmt.Fprintf(w, "v%d", n)
 	})
 	return v
@@ -322,5 +323,35 @@ func TestMemcachedStaleIfError(t *testing.T) {
 		if r := dial(t, p.addr).get("/p"); r.xcache() != "STALE" || string(r.body) != "v1" {
 			t.Fatalf("origin down: %d %s %q", r.StatusCode, r.xcache(), r.body)
 		}
+	}
+}
+
+// A background refresh that finds the page no longer storable (the origin
+// made it private) removes the stale page: it is not served again.
+func TestRefreshDropsPageNoLongerStorable(t *testing.T) {
+	o := newOrigin(t)
+	v := newVersioned(o, "/p", "max-age=5")
+	clock := &fakeClock{}
+	p := staleProxy(t, o, 30*time.Second, clock)
+	c := dial(t, p.addr)
+	expect(t, c.get("/p"), "MISS", "v1")
+	v.cc.Store("private, max-age=5")
+	clock.advance(10 * time.Second)
+	expect(t, c.get("/p"), "STALE", "v1")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		r := c.get("/p")
+		if r.xcache() == "MISS" {
+			if string(r.body) == "v1" {
+				t.Fatal("stale page served as a MISS")
+			}
+			break
+		}
+		expect(t, r, "STALE", "v1")
+		if time.Now().After(deadline) {
+			t.Fatal("private page still served stale")
+		}
+	}
+	if r := c.get("/p"); r.xcache() != "MISS" {
+		t.Fatalf("after the refresh: %s %q", r.xcache(), r.body)
 	}
 }
