@@ -114,6 +114,13 @@ type Config struct {
 	// it. 0 → none beyond what responses allow; more than MaxStaleKeep is an
 	// error.
 	Grace time.Duration
+	// StaleIfError is how long past its freshness a page may be served
+	// instead of an origin failure (error, timeout, 5xx), beyond Grace: what
+	// nginx calls proxy_cache_use_stale, and RFC 9111 §4.2.4 allows a cache
+	// cut off from its origin. A response's stale-if-error may make it
+	// longer; must-revalidate, proxy-revalidate and s-maxage forbid it. 0 →
+	// Grace; more than MaxStaleKeep is an error.
+	StaleIfError time.Duration
 
 	// PurgeAllow lists the client networks whose PURGE requests are obeyed
 	// (purge.go); others get 403. nil → loopback only (127.0.0.0/8, ::1).

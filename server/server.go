@@ -43,8 +43,9 @@ var (
 	// ErrEngineStopped is returned by Serve when the event loops stopped
 	// without Shutdown having asked them to.
 	ErrEngineStopped = errors.New("server: engine stopped unexpectedly")
-	// ErrGrace is returned by New when Config.Grace exceeds MaxStaleKeep.
-	ErrGrace = errors.New("server: grace longer than MaxStaleKeep")
+	// ErrGrace is returned by New when Config.Grace or StaleIfError exceeds
+	// MaxStaleKeep.
+	ErrGrace = errors.New("server: grace or stale-if-error longer than MaxStaleKeep")
 )
 
 // Server is one mcpage instance. Create it with New, run it with Serve, stop it
@@ -90,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Listen == "" {
 		return nil, ErrNoListen
 	}
-	if cfg.Grace > MaxStaleKeep {
+	if cfg.Grace > MaxStaleKeep || cfg.StaleIfError > MaxStaleKeep {
 		return nil, ErrGrace
 	}
 	c := cfg.withDefaults()

@@ -23,7 +23,8 @@ import (
 //     request per process refreshes it in the background; with memcached,
 //     one per fleet (mg R elects it, pagestore.Refresh; the others are told
 //     pagestore.Refreshing and refresh nothing).
-//   - if-error (max of grace and stale-if-error): past while-revalidate, the
+//   - if-error (max of grace, Config.StaleIfError and stale-if-error): past
+//     while-revalidate, the
 //     request goes to the origin, and an origin failure, timeout or 5xx is
 //     answered with the stale page instead of the error.
 //
@@ -66,7 +67,7 @@ func (s *Server) staleFor(st cachepolicy.Stale) (swr, sie time.Duration) {
 		return 0, 0
 	}
 	g := max(s.cfg.Grace, 0)
-	return min(max(g, st.WhileRevalidate), MaxStaleKeep), min(max(g, st.IfError), MaxStaleKeep)
+	return min(max(g, st.WhileRevalidate), MaxStaleKeep), min(max(g, s.cfg.StaleIfError, st.IfError), MaxStaleKeep)
 }
 
 // staleKeep is how long past freshness a page with decision d is kept to be

@@ -355,3 +355,29 @@ func TestRefreshDropsPageNoLongerStorable(t *testing.T) {
 		t.Fatalf("after the refresh: %s %q", r.xcache(), r.body)
 	}
 }
+
+// Config.StaleIfError serves a stale page instead of an origin failure even
+// with no grace and no stale-if-error in the response, never while the
+// origin answers, and not for a page that forbids it.
+func TestStaleIfErrorConfig(t *testing.T) {
+	o := newOrigin(t)
+	v := newVersioned(o, "/p", "max-age=5")
+	m := newVersioned(o, "/m", "max-age=5, must-revalidate")
+	clock := &fakeClock{}
+	p := startProxy(t, o.addr(), func(c *server.Config) {
+		c.StaleIfError = time.Minute
+		c.Clock = clock.now
+	})
+	c := dial(t, p.addr)
+	expect(t, c.get("/p"), "MISS", "v1")
+	expect(t, c.get("/m"), "MISS", "v1")
+	clock.advance(10 * time.Second)
+	expect(t, c.get("/p"), "MISS", "v2") // origin up: no stale while revalidating
+	clock.advance(10 * time.Second)
+	v.drop.Store(true)
+	m.drop.Store(true)
+	expect(t, c.get("/p"), "STALE", "v2")
+	if r := c.get("/m"); r.StatusCode != 502 {
+		t.Fatalf("must-revalidate page, origin gone: %d %s %q", r.StatusCode, r.xcache(), r.body)
+	}
+}

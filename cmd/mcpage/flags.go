@@ -54,6 +54,7 @@ type options struct {
 	mcFailures       int
 	mcRetry          time.Duration
 	grace            time.Duration
+	staleIfError     time.Duration
 	purgeAllow       string
 
 	cfg server.Config
@@ -91,6 +92,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.purgeAllow, "purge-allow", "127.0.0.0/8,::1/128", "client networks (comma-separated CIDRs) whose PURGE requests are obeyed; others get 403")
 	fs.DurationVar(&o.mcRetry, "mc-retry", 2*time.Second, "how long an ejected memcached server is left alone before it is probed back")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "how long past freshness a page may still be served stale: at once while one request refreshes it, and instead of an origin failure (a response's stale-while-revalidate / stale-if-error may allow longer; must-revalidate forbids); 0 = only what responses allow")
+	fs.DurationVar(&o.staleIfError, "stale-if-error", 0, "how long past freshness a page may be served instead of an origin error, timeout or 5xx (nginx's proxy_cache_use_stale), beyond -grace; a response's stale-if-error may allow longer, must-revalidate forbids")
 	fs.Var(&o.storeSize, "store-size", "byte bound of the embedded store (suffixes K, M, G; binary)")
 	fs.DurationVar(&o.ttl, "ttl", 2*time.Minute, "freshness for a storable response that carries none; 0 = strict RFC 9111 (explicit or Last-Modified heuristic only)")
 	fs.DurationVar(&o.maxTTL, "max-ttl", 24*time.Hour, "cap on any stored page's freshness; 0 = no cap")
@@ -164,6 +166,8 @@ func (o *options) build() error {
 		return fmt.Errorf("-ttl %v: must not be negative", o.ttl)
 	case o.grace < 0 || o.grace > server.MaxStaleKeep:
 		return fmt.Errorf("-grace %v: must be between 0 and %v", o.grace, server.MaxStaleKeep)
+	case o.staleIfError < 0 || o.staleIfError > server.MaxStaleKeep:
+		return fmt.Errorf("-stale-if-error %v: must be between 0 and %v", o.staleIfError, server.MaxStaleKeep)
 	case o.maxTTL < 0:
 		return fmt.Errorf("-max-ttl %v: must not be negative", o.maxTTL)
 	case o.maxItem < 1024:
@@ -229,6 +233,7 @@ func (o *options) build() error {
 		MaxInbound:   int(o.maxInbound),
 		MaxDecoded:   int(o.maxDecoded),
 		Grace:        o.grace,
+		StaleIfError: o.staleIfError,
 		Limits: httpparse.Limits{
 			MaxHeaderBytes: int(o.maxHeaderBytes),
 			MaxBodyBytes:   maxBody,
