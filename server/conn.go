@@ -83,6 +83,12 @@ type pending struct {
 	// asynchronously, so a miss can still be forwarded.
 	raw  []byte
 	rawB []byte
+
+	// For metrics (metrics.go): the request's method class, whether a
+	// PURGE asked for a hard purge, and whether the response was counted.
+	method    uint8
+	purgeHard bool
+	counted   bool
 }
 
 func (l *loop) newConn(gc gnet.Conn) *conn {
@@ -104,6 +110,7 @@ func (c *conn) push() *pending {
 	p.isHead, p.gzipOK = false, false
 	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
 	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
+	p.method, p.purgeHard, p.counted = mcOther, false, false
 	c.q = append(c.q, p)
 	c.l.s.inflight.Add(1)
 	return p
@@ -175,6 +182,7 @@ func (c *conn) complete(p *pending, out []byte) {
 	p.out = out
 	p.body = nil
 	p.ready = true
+	c.l.account(p, out)
 	c.flush()
 }
 
@@ -187,6 +195,7 @@ func (c *conn) complete(p *pending, out []byte) {
 func (c *conn) completeBorrowed(p *pending, head, body []byte) {
 	p.out, p.body = head, body
 	p.ready = true
+	c.l.account(p, head)
 	token := p.token
 	c.flush()
 	if c.l.syncStore || c.released || len(body) == 0 {
@@ -253,6 +262,7 @@ func (c *conn) onTraffic() gnet.Action {
 	buf, _ := c.gc.Peek(-1)
 	if c.closing {
 		if len(buf) > 0 {
+			c.l.m.bytesIn.Add(uint64(len(buf)))
 			_, _ = c.gc.Discard(len(buf))
 		}
 		return gnet.None
@@ -330,6 +340,7 @@ func (c *conn) onTraffic() gnet.Action {
 		off = len(buf) // nothing after a rejected or final request is read
 	}
 	if off > 0 {
+		c.l.m.bytesIn.Add(uint64(off))
 		_, _ = c.gc.Discard(off) // gnet's Discard(0) would drop everything
 	}
 	c.flush()
@@ -426,5 +437,6 @@ func (c *conn) reject(err error) {
 	p.keepAlive = false
 	p.out = httpparse.AppendErrorResponse(p.out[:0], e)
 	p.ready = true
+	c.l.account(p, p.out)
 	c.closing = true
 }

@@ -32,6 +32,7 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 		c.closing = true // nothing pipelined after "Connection: close" is read
 	}
 	p.isHead = bytes.Equal(req.Method, methodHEAD)
+	p.method = methodOf(req.Method) // metrics.go
 
 	if bytes.Equal(req.Method, methodPURGE) {
 		c.purge(p, req)

@@ -179,6 +179,7 @@ func (x *exchange) keep(r *pagerecord.Record, d *cachepolicy.Decision, validator
 		r.Flags |= pagerecord.FlagDefaultTTL
 	}
 	store := d.Store && r.Size() <= s.cfg.MaxItem
+	s.metrics.countTooLarge(d.Store && !store && x.c != nil) // metrics.go
 	if !store && x.replacesStale() {
 		x.drop = true
 	}

@@ -58,6 +58,8 @@ type loop struct {
 	blocked, blockedSpare []*conn
 	drainTimer            *time.Timer // runs the drain pass (created on first use)
 	drainScheduled        bool
+
+	m loopCounters // what this loop answered, for metrics (metrics.go); atomics read by scrapes
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {

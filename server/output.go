@@ -60,6 +60,7 @@ func (c *conn) writeSome(p *pending) bool {
 // call, without copying them first.
 func (c *conn) writeRange(p *pending, from, to int) {
 	l := c.l
+	l.m.bytesOut.Add(uint64(to - from))
 	var a, b []byte
 	if from < len(p.out) {
 		a = p.out[from:min(to, len(p.out))]

@@ -51,17 +51,18 @@ func (c *conn) purgeAllowed() bool {
 // purge handles a PURGE request in slot p.
 func (c *conn) purge(p *pending, req *httpparse.Request) {
 	l := c.l
-	if !c.purgeAllowed() {
-		l.s.stats.Errors.Add(1)
-		c.complete(p, appendErrorResponse(p.out[:0], 403, p.keepAlive, labelPurge))
-		return
-	}
 	soft := true
 	for i := range req.Headers {
 		h := &req.Headers[i]
 		if httpbytes.EqualFold(h.Name, "x-purge") && httpbytes.EqualFold(httpbytes.TrimOWS(h.Value), "hard") {
 			soft = false
 		}
+	}
+	p.purgeHard = !soft // metrics.go: purges by kind
+	if !c.purgeAllowed() {
+		l.s.stats.Errors.Add(1)
+		c.complete(p, appendErrorResponse(p.out[:0], 403, p.keepAlive, labelPurge))
+		return
 	}
 	key := cachepolicy.AppendKey(p.key[:0], l.s.keyPrefix, req.Host, req.Path)
 	p.key = key

@@ -84,6 +84,8 @@ type Server struct {
 	serving    atomic.Bool // Serve was called
 	stopCalled atomic.Bool // Shutdown stopped the engine (or refused to start it)
 	stats      Stats
+	metrics    *serverMetrics // metrics.go
+	upstreams  []string       // the pool's addresses, "host:port"
 }
 
 // New validates cfg and builds a Server; it does not listen yet.
@@ -95,11 +97,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, ErrGrace
 	}
 	c := cfg.withDefaults()
-	pool, err := upstream.New(c.Upstream)
+	m := newServerMetrics()
+	upCfg := c.Upstream
+	if obs := upCfg.Observe; obs != nil {
+		upCfg.Observe = func(j *upstream.Job, took time.Duration) { m.observeUpstream(j, took); obs(j, took) }
+	} else {
+		upCfg.Observe = m.observeUpstream
+	}
+	pool, err := upstream.New(upCfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
+		metrics:    m,
+		upstreams:  pool.Config().Addrs,
 		cfg:        c,
 		reqRules:   cachepolicy.RequestRules{BypassCookie: c.BypassCookie},
 		keyPrefix:  []byte(c.KeyPrefix),
@@ -112,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		acceptDone: make(chan struct{}),
 		engineDone: make(chan struct{}),
 	}
+	m.set.RegisterMetricsWriter(s.writeCounters)
 	if c.NewStore == nil {
 		e, err := pagestore.NewEmbedded(pagestore.EmbeddedConfig{MaxBytes: c.StoreSize})
 		if err != nil {

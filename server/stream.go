@@ -97,6 +97,7 @@ func (c *conn) relayTo(p *pending, r *relay) {
 	p.sent = 0
 	p.relay = r
 	p.ready = true
+	c.l.account(p, r.data) // the first slice is the response's head; later ones are not counted again
 	c.flush()
 }
 

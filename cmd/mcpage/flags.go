@@ -18,6 +18,7 @@ import (
 	"github.com/mcpage/mcpage/mcclient"
 	"github.com/mcpage/mcpage/mcclient/ketama"
 	"github.com/mcpage/mcpage/server"
+	"github.com/mcpage/mcpage/server/admin"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/mcstore"
 	"github.com/mcpage/mcpage/server/pagestore"
@@ -56,8 +57,13 @@ type options struct {
 	grace            time.Duration
 	staleIfError     time.Duration
 	purgeAllow       string
+	admin            string
+	adminPprof       bool
 
 	cfg server.Config
+	// mcLoops collects each event loop's memcached client for the admin
+	// endpoints' memcached state (admin.go); nil without -memcached.
+	mcLoops *admin.LoopClients
 }
 
 func (o *options) storeName() string {
@@ -110,6 +116,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.Var(&o.maxInbound, "max-inbound", "per connection: unparsed request bytes buffered while the proxy is not reading it (pipeline full, output blocked); past it the connection is closed")
 	fs.Var(&o.maxDecoded, "max-decoded", "largest body mcpage inflates (a stored gzip page for a client without gzip); pages decoding larger are not stored")
 	fs.DurationVar(&o.upstreamIdle, "upstream-idle-timeout", upstream.DefaultMaxResponseIdleTimeout, "longest silence of the origin inside a response (after its first byte) before a 502; capped by -upstream-timeout")
+	fs.StringVar(&o.admin, "admin", "", "address (host:port) of the operations listener: /metrics, /healthz, /readyz; empty = off")
+	fs.BoolVar(&o.adminPprof, "admin-pprof", false, "also serve /debug/pprof/ on the -admin listener")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			usage(fs, out)
@@ -198,6 +206,13 @@ func (o *options) build() error {
 		return fmt.Errorf("-max-decoded %d: must be at least 64K", o.maxDecoded)
 	case o.upstreamIdle <= 0:
 		return fmt.Errorf("-upstream-idle-timeout %v: must be positive", o.upstreamIdle)
+	case o.adminPprof && o.admin == "":
+		return fmt.Errorf("-admin-pprof: needs -admin")
+	}
+	if o.admin != "" {
+		if _, _, err := net.SplitHostPort(o.admin); err != nil {
+			return fmt.Errorf("-admin %q: want host:port", o.admin)
+		}
 	}
 	var bypass *regexp.Regexp
 	if o.bypassCookie != "" {
@@ -253,7 +268,8 @@ func (o *options) build() error {
 		o.cfg.PurgeAllow = []netip.Prefix{} // empty: nobody may purge
 	}
 	if ring != nil {
-		o.cfg.NewStore = memcachedStore(ring, mcclient.Config{
+		o.mcLoops = &admin.LoopClients{}
+		o.cfg.NewStore = memcachedStore(ring, o.mcLoops, mcclient.Config{
 			ConnectTimeout: o.mcConnectTimeout,
 			OpTimeout:      o.mcTimeout,
 			ConnsPerServer: o.mcConns,
@@ -266,8 +282,9 @@ func (o *options) build() error {
 }
 
 // memcachedStore returns the Config.NewStore that gives each event loop its
-// own memcached client on that loop. Every loop shares the ring (read-only).
-func memcachedStore(ring *ketama.Ring, cfg mcclient.Config) func(int, gnet.EventLoop) pagestore.Store {
+// own memcached client on that loop, recorded in loops. Every loop shares
+// the ring (read-only).
+func memcachedStore(ring *ketama.Ring, loops *admin.LoopClients, cfg mcclient.Config) func(int, gnet.EventLoop) pagestore.Store {
 	sweep := max(cfg.OpTimeout/10, 5*time.Millisecond)
 	return func(_ int, el gnet.EventLoop) pagestore.Store {
 		lc, err := mcclient.NewLoopClient(el, ring, cfg)
@@ -275,6 +292,7 @@ func memcachedStore(ring *ketama.Ring, cfg mcclient.Config) func(int, gnet.Event
 			// Only a nil loop or an empty ring fail, and build checked both.
 			panic(fmt.Sprintf("mcpage: memcached client: %v", err))
 		}
+		loops.Add(el, lc)
 		// Keep: every process on the cluster keeps pages MaxStaleKeep past
 		// freshness, so that mg R elects one refresher when freshness ends.
 		return mcstore.New(lc, mcstore.Config{SweepEvery: sweep, FillTTL: 10, FillWait: time.Second, Keep: server.MaxStaleKeep})

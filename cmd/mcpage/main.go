@@ -35,10 +35,19 @@ func run(args []string, stderr io.Writer) int {
 		fail(stderr, err)
 		return 2
 	}
-	srv, err := newServer(cfg)
+	adminLn, err := listenAdmin(cfg) // before the server: a busy -admin address starts nothing
 	if err != nil {
 		fail(stderr, err)
 		return 1
+	}
+	srv, err := newServer(cfg)
+	if err != nil {
+		closeListener(adminLn)
+		fail(stderr, err)
+		return 1
+	}
+	if adminLn != nil {
+		defer stopAdmin(startAdmin(cfg, adminLn, srv))
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -27,6 +27,9 @@ func TestBadFlagsOneClearLine(t *testing.T) {
 		"-purge-allow":   {"-purge-allow", "10.0.0.0/33"},
 		"unknown":        {"-no-such-flag"},
 		"-memcached":     {"-memcached", "127.0.0.1:notaport"},
+		"-admin":         {"-admin", "nope"},
+		"-admin-pprof":   {"-admin-pprof"},
+		"-admin in use":  {"-admin", "256.0.0.1:1"},
 	}
 	for name, args := range cases {
 		var stderr bytes.Buffer

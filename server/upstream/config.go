@@ -88,6 +88,14 @@ type Config struct {
 	// ErrBadResponse. It is also the size of each connection's read buffer
 	// while a response is read. 0 means DefaultMaxResponseHeaderBytes.
 	MaxResponseHeaderBytes int
+
+	// Observe, when set, is called on the worker after each exchange the
+	// pool ran (not for jobs failed with ErrClosed unstarted), just before
+	// Done, with the job (Err and Addr set) and the time since the worker
+	// took it: until the response was read whole, or until its head for a
+	// streamed body. It must be quick, must not block and must not keep j.
+	// nil: nothing is observed.
+	Observe func(j *Job, took time.Duration)
 }
 
 // withDefaults returns c with its zero fields set to their defaults and its

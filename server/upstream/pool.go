@@ -136,6 +136,9 @@ func (p *Pool) run(w *worker, j *Job) {
 		}
 	}
 	p.do(w, j, deadline)
+	if p.cfg.Observe != nil {
+		p.cfg.Observe(j, time.Since(now))
+	}
 	// j belongs to the caller from here on: Done may release it.
 	j.Done(j)
 }
