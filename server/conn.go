@@ -111,6 +111,9 @@ func (c *conn) push() *pending {
 	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
 	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
 	p.method, p.purgeHard, p.counted = mcOther, false, false
+	if len(c.q) == cap(c.q) {
+		c.q = c.l.growQueue(c.q)
+	}
 	c.q = append(c.q, p)
 	c.l.s.inflight.Add(1)
 	return p
@@ -137,7 +140,10 @@ func (c *conn) popFront() {
 	if len(c.q) == 0 {
 		c.since = c.l.now.UnixNano()
 		if cap(c.q) > maxIdleQueue {
-			c.q = nil // a deep pipeline's queue is not kept for an idle connection
+			// A deep pipeline's queue is not kept for an idle connection:
+			// the loop keeps one for the next (idle.go).
+			c.l.putQueue(c.q)
+			c.q = nil
 		}
 	}
 	c.l.putSlot(p)

@@ -22,7 +22,10 @@ import "github.com/mcpage/mcpage/httpparse"
 //     into the bodyState's own Request, until it is complete;
 //   - response slots (pending), recycled through the loop's free list with
 //     their buffers (the hit path reuses them and allocates nothing), at most
-//     maxFreeSlots of them and none with a buffer over maxSlotBuf.
+//     maxFreeSlots of them and none with a buffer over maxSlotBuf;
+//   - the response queue of a pipeline deeper than maxIdleQueue: one spare
+//     per loop, so that pipelined requests do not grow a new queue each time
+//     their connection has caught up.
 
 const (
 	// maxFreeSlots bounds a loop's free list of response slots: enough for
@@ -34,6 +37,9 @@ const (
 	// maxSpareBody: a request-body buffer larger than this is not kept by
 	// the loop once its body has been dispatched.
 	maxSpareBody = 256 << 10
+	// maxSpareQueue: a response queue longer than this is not kept by the
+	// loop once its connection has caught up.
+	maxSpareQueue = 1024
 )
 
 // bodyState is the request body a connection is reading (conn.rb), from its
@@ -78,6 +84,27 @@ func (l *loop) putSlot(p *pending) {
 		p.raw, p.rawB = nil, nil
 	}
 	l.slots = append(l.slots, p)
+}
+
+// growQueue returns the full queue q with room for more: moved into the
+// loop's spare queue when that is longer, else q itself (append grows it).
+func (l *loop) growQueue(q []*pending) []*pending {
+	s := l.spareQ
+	if cap(s) <= cap(q) {
+		return q
+	}
+	l.spareQ = nil
+	return append(s, q...)
+}
+
+// putQueue keeps the empty queue q as the loop's spare, unless it is long or
+// the loop already has one as long.
+func (l *loop) putQueue(q []*pending) {
+	if cap(q) > maxSpareQueue || cap(q) <= cap(l.spareQ) {
+		return
+	}
+	clear(q[:cap(q)])
+	l.spareQ = q[:0]
 }
 
 // takeBody returns the loop's spare bodyState, or a new one.

@@ -38,10 +38,11 @@ type loop struct {
 
 	// Recycled per-request state, shared by the loop's connections so that an
 	// idle connection holds none of it (idle.go): response slots, one body
-	// state and one request-body buffer.
+	// state, one request-body buffer and one deep pipeline's response queue.
 	slots     []*pending
 	spare     *bodyState
 	spareBody []byte
+	spareQ    []*pending
 
 	// blocked lists connections whose output is above Config.MaxOutbound,
 	// for the drain pass (output.go); blockedSpare is its recycled twin.
