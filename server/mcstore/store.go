@@ -4,6 +4,12 @@
 // the client connection, with no lock and no goroutine hop. Records are the
 // same bytes the embedded store keeps (server/pagerecord), so another mcpage
 // process, or an application, reads what this one wrote.
+//
+// A record larger than one memcached item (Config.ItemSize) is stored as
+// chunks under derived keys and a manifest under the page key (chunk.go
+// documents the layout and why a reader never serves a torn or mixed page).
+// A value an application wrote under a page key without a record head is
+// served as the body of a 200 response (raw.go).
 package mcstore
 
 import (
@@ -39,6 +45,43 @@ type Store struct {
 	parked  []parkedGet
 	keyBufs [][]byte     // recycled key copies of lookups in flight
 	waiting atomic.Int64 // len(parked), readable from any goroutine
+	elect   bool         // FillTTL or Keep: lookups take part in elections
+
+	// Chunked pages (chunk.go): Sets whose chunks are being written, by
+	// operation id; chunk mg in flight, by operation id; assemblies in
+	// flight, by page key, for lookups of the same chunk set to join; the
+	// bytes of both, each bounded by ChunkMemory; the spare assembly
+	// buffer; scratch for chunk keys.
+	sets     map[uint64]*chunkSet
+	fetches  map[uint64]chunkRef
+	fetching map[string]*chunkFetch
+	setBytes int
+	getBytes int
+	spare    []byte
+	chunkKey []byte
+
+	// Raw values (raw.go): the header block of their records, the buffer
+	// their records are built in, and whether a PageLookup is using it.
+	rawHead []byte
+	rawBuf  []byte
+	rawBusy bool
+
+	// Statistics: the loop updates them, any goroutine reads them (Stats).
+	chunkHits, chunkMisses, chunkDrops, rawHits atomic.Int64
+}
+
+// Stats counts what this store did with chunked pages and raw values.
+type Stats struct {
+	ChunkedHits   int64 // chunked pages assembled and handed to lookups
+	ChunkedMisses int64 // chunked pages that were a miss: torn, too large, bad manifest, a chunk lookup failed
+	ChunkedDrops  int64 // chunked stores that wrote no manifest: too large, over ChunkMemory, a chunk not stored
+	RawHits       int64 // raw values served
+}
+
+// Stats returns the store's counters. Any goroutine (tests and metrics).
+func (s *Store) Stats() Stats {
+	return Stats{ChunkedHits: s.chunkHits.Load(), ChunkedMisses: s.chunkMisses.Load(),
+		ChunkedDrops: s.chunkDrops.Load(), RawHits: s.rawHits.Load()}
 }
 
 // Config tunes a Store. The zero value is usable.
@@ -67,6 +110,36 @@ type Config struct {
 	// Clock reads the time for FillWait, retries and record freshness. nil
 	// → time.Now.
 	Clock func() time.Time
+
+	// ItemSize is the largest value sent as one memcached item: a record
+	// longer than that is stored as chunks of ItemSize bytes and a manifest
+	// (chunk.go). It must not exceed memcached's item size limit (-I) minus
+	// ItemOverhead, nor the client's MaxValueSize. 0 → DefaultItemSize
+	// (memcached's default -I 1m).
+	ItemSize int
+	// MaxPage is the largest chunked page stored or read: a manifest
+	// announcing more is a miss, so a hostile one costs at most MaxPage
+	// bytes and MaxChunks mg. The server's MaxItem (-max-item). 0 →
+	// DefaultMaxPage.
+	MaxPage int
+	// ChunkMemory bounds the bytes of chunked pages in flight on this store,
+	// writes and reads each: a chunked Set past it is dropped (a miss later),
+	// a chunked lookup past it waits a sweep and retries, within FillWait,
+	// then misses. One page is always let through, so it must be at least
+	// MaxPage to be a bound at all. 0 → DefaultChunkMemory.
+	ChunkMemory int
+	// RawContentType is the Content-Type of values that applications wrote
+	// under page keys without a record head (raw.go). "" →
+	// DefaultRawContentType; one CheckRawContentType rejects is replaced by
+	// it too.
+	RawContentType string
+	// RawGzipFlag: a raw value whose memcached client flags have any of
+	// these bits is gzip-coded (nginx's memcached_gzip_flag convention). 0 →
+	// raw values are identity.
+	RawGzipFlag uint32
+	// RawTTL is the freshness of a raw value stored without a memcached TTL
+	// (a value with one is fresh for what it has left). 0 → DefaultRawTTL.
+	RawTTL time.Duration
 }
 
 // maxTTL is the longest relative TTL memcached takes: larger values are read
@@ -89,9 +162,13 @@ type win struct {
 type pending struct {
 	h     pagestore.Handler
 	token uint64
-	key   []byte // a copy of the key (from keyBufs), kept while election is on
+	key   []byte // a copy of the key (from keyBufs), recycled once answered
 	until time.Time
 	final bool // the last lookup after waiting FillWait: answered whatever it finds
+	// judged is the version of a chunked page this lookup found but could
+	// not be answered with while it is refreshed (Judge): finding the same
+	// manifest again, it waits on without fetching the chunks again.
+	judged uint64
 }
 
 // parkedGet is a lookup waiting for another process's fill.
@@ -112,8 +189,25 @@ func New(lc *mcclient.LoopClient, cfg Config) *Store {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.ItemSize <= 0 {
+		cfg.ItemSize = DefaultItemSize
+	}
+	if cfg.MaxPage <= 0 {
+		cfg.MaxPage = DefaultMaxPage
+	}
+	if cfg.ChunkMemory <= 0 {
+		cfg.ChunkMemory = DefaultChunkMemory
+	}
+	if cfg.RawContentType == "" || CheckRawContentType(cfg.RawContentType) != nil {
+		cfg.RawContentType = DefaultRawContentType
+	}
+	if cfg.RawTTL < time.Second {
+		cfg.RawTTL = DefaultRawTTL
+	}
 	return &Store{lc: lc, cfg: cfg, lookups: make(map[uint64]pending), purges: make(map[uint64]purgeOp),
-		won: make(map[string]win)}
+		won: make(map[string]win), elect: cfg.FillTTL > 0 || cfg.Keep > 0,
+		sets: make(map[uint64]*chunkSet), fetches: make(map[uint64]chunkRef), fetching: make(map[string]*chunkFetch),
+		rawHead: rawHeader(cfg.RawContentType)}
 }
 
 // Waiting reports how many lookups wait for another process's fill. Any
@@ -121,25 +215,23 @@ func New(lc *mcclient.LoopClient, cfg Config) *Store {
 func (s *Store) Waiting() int64 { return s.waiting.Load() }
 
 // Get starts an mg for key; h.PageLookup runs once, later, on this loop, with
-// the record (valid only during that call: it is a view into the
-// connection's read buffer), nil on a miss, or the error that made it a miss
-// (a server down, a timeout: the server then serves from the origin). If the
-// command cannot even be queued, PageLookup runs before Get returns.
+// the record (valid only during that call: a view into the connection's read
+// buffer, or into a buffer of the Store for a chunked page or a raw value),
+// nil on a miss, or the error that made it a miss (a server down, a timeout:
+// the server then serves from the origin). If the command cannot even be
+// queued, PageLookup runs before Get returns.
 func (s *Store) Get(key []byte, h pagestore.Handler, token uint64) {
 	if s.closed {
 		h.PageLookup(token, nil, 0, ErrClosed)
 		return
 	}
-	p := pending{h: h, token: token}
-	if s.cfg.FillTTL > 0 || s.cfg.Keep > 0 {
-		// The reply does not name its key, and a win or a wait needs it.
-		var buf []byte
-		if n := len(s.keyBufs); n > 0 {
-			buf, s.keyBufs = s.keyBufs[n-1], s.keyBufs[:n-1]
-		}
-		p.key = append(buf[:0], key...)
+	// The reply does not name its key, and a win, a wait or a chunked page
+	// needs it. The copy goes in a recycled buffer: no allocation.
+	var buf []byte
+	if n := len(s.keyBufs); n > 0 {
+		buf, s.keyBufs = s.keyBufs[n-1], s.keyBufs[:n-1]
 	}
-	s.get(key, p)
+	s.get(key, pending{h: h, token: token, key: append(buf[:0], key...)})
 }
 
 // release recycles p's key copy.
@@ -188,13 +280,13 @@ func (s *Store) OnResult(id uint64, res *mcclient.Result) {
 	}
 	delete(s.lookups, id)
 	switch {
-	case res.Status == mcclient.StatusOK && len(res.Value) > 0:
+	case res.Status == mcclient.StatusOK && isRecord(res.Value): // the ordinary hit: one prefix check more
 		var st pagestore.State
 		if res.Stale {
 			st |= pagestore.Invalidated // soft-purged (md I)
 		}
 		switch {
-		case res.Win && p.key != nil:
+		case res.Win && s.elect:
 			// Elected to refresh it (R fired, or the first read after a
 			// soft purge). Refreshing stores it with a plain ms, which
 			// clears the election; Abandon re-arms it otherwise.
@@ -202,7 +294,7 @@ func (s *Store) OnResult(id uint64, res *mcclient.Result) {
 			s.remember(p.key, win{cas: res.CAS, page: true})
 		case res.WinTaken:
 			st |= pagestore.Refreshing
-			if j, ok := p.h.(pagestore.Judge); ok && !p.final && p.key != nil &&
+			if j, ok := p.h.(pagestore.Judge); ok && !p.final && s.elect &&
 				!j.MayServeWhileRefreshing(res.Value, res.Stale) {
 				// Not to be served stale: wait for the refresh, as for a
 				// cold page another process fills.
@@ -212,16 +304,35 @@ func (s *Store) OnResult(id uint64, res *mcclient.Result) {
 		}
 		s.release(p)
 		p.h.PageLookup(p.token, res.Value, st, nil)
+	case res.Status == mcclient.StatusOK && len(res.Value) > 0:
+		// Not a record: a manifest (chunk.go), or a value an application
+		// wrote (raw.go).
+		if !isManifest(res.Value) {
+			s.getRaw(p, res)
+			return
+		}
+		var st pagestore.State
+		if res.Stale {
+			st |= pagestore.Invalidated
+		}
+		switch {
+		case res.Win && s.elect:
+			st |= pagestore.Refresh
+			s.remember(p.key, win{cas: res.CAS, page: true})
+		case res.WinTaken:
+			st |= pagestore.Refreshing // judged once assembled (settleFetch)
+		}
+		s.getChunked(p, res, st)
 	case res.Status == mcclient.StatusOK || res.Status == mcclient.StatusMiss:
 		// A miss, or an empty item: the placeholder of a fill, never a page.
 		switch {
-		case res.Win && p.key != nil:
+		case res.Win && s.elect:
 			// This process fills it; the placeholder goes if the page turns
 			// out not to be stored (Abandon), and Set replaces it otherwise.
 			s.remember(p.key, win{cas: res.CAS})
 			s.release(p)
 			p.h.PageLookup(p.token, nil, 0, nil)
-		case res.WinTaken && p.key != nil && !p.final:
+		case res.WinTaken && s.elect && !p.final:
 			// Another process fills it: retry at the next sweeps, until
 			// FillWait is over; then fetch it ourselves rather than fail.
 			s.park(p)
@@ -246,20 +357,34 @@ func (s *Store) Abandon(key []byte) {
 		return
 	}
 	delete(s.won, string(key))
+	s.abandonWin(key, w)
+}
+
+// abandonWin hands back the win w on key (see Abandon).
+func (s *Store) abandonWin(key []byte, w win) {
 	if !s.closed {
 		_ = s.lc.Delete(key, mcclient.DeleteOptions{CAS: w.cas, Invalidate: w.page}, &s.writes, 0)
 	}
 }
 
 // Set stores rec under key for ttl (whole seconds, at least 1) with a
-// pipelined ms. Nothing waits for the reply: a store that fails (server
-// down, value larger than the item size) leaves the page a miss.
+// pipelined ms; a record longer than ItemSize as chunks, then a manifest
+// once every chunk is stored (chunk.go). Nothing waits for the replies: a
+// store that fails (server down, page over MaxPage or ChunkMemory) leaves the
+// page a miss. rec is not kept (LoopClient copies what it sends).
 func (s *Store) Set(key, rec []byte, ttl time.Duration) {
 	if s.closed {
 		return
 	}
 	if ttl <= 0 {
 		s.Delete(key)
+		return
+	}
+	if len(s.sets) > 0 {
+		s.cancelSets(key)
+	}
+	if len(rec) > s.cfg.ItemSize {
+		s.setChunked(key, rec, s.ttl(rec, ttl))
 		return
 	}
 	delete(s.won, string(key)) // the page replaces any placeholder
@@ -293,10 +418,14 @@ func (s *Store) ttl(rec []byte, ttl time.Duration) int32 {
 	return int32(min(max(secs, 1), maxTTL))
 }
 
-// Delete removes key's page with a pipelined md.
+// Delete removes key's page with a pipelined md: the manifest of a chunked
+// page (its chunks expire by themselves).
 func (s *Store) Delete(key []byte) {
 	if s.closed {
 		return
+	}
+	if len(s.sets) > 0 {
+		s.cancelSets(key)
 	}
 	_ = s.lc.Delete(key, mcclient.DeleteOptions{}, &s.writes, 0)
 }
@@ -345,32 +474,55 @@ func (s *Store) ElectsRefresher() bool { return s.cfg.Keep > 0 }
 // SweepEvery is how often Sweep should run.
 func (s *Store) SweepEvery() time.Duration { return s.cfg.SweepEvery }
 
-// Pending counts operations waiting for replies, and lookups waiting for
-// another process's fill (pagestore.Pender).
-func (s *Store) Pending() int { return s.lc.Pending() + len(s.parked) }
+// Pending counts operations waiting for replies, lookups waiting for another
+// process's fill, and chunked Sets whose manifest is still to be written
+// (pagestore.Pender).
+func (s *Store) Pending() int { return s.lc.Pending() + len(s.parked) + len(s.sets) }
 
 // Close fails every lookup still pending and closes the connections
-// (pagestore.Closer).
+// (pagestore.Closer). Chunked Sets in flight write no manifest; chunked
+// lookups are answered ErrClosed.
 func (s *Store) Close() {
 	if s.closed {
 		return
 	}
 	s.closed = true
-	s.lc.Close() // answers every pending mg through OnResult with ErrClosed
+	// Answers every pending operation through its handler with ErrClosed:
+	// mg of lookups and of chunks (which fails their assemblies), ms of
+	// chunks (which settles their Sets).
+	s.lc.Close()
 	for _, pg := range s.parked {
+		s.release(pg.pending)
 		pg.h.PageLookup(pg.token, nil, 0, ErrClosed)
 	}
 	s.parked = nil
 	s.waiting.Store(0)
+	// Nothing should be left; if anything is, it is answered, not leaked.
+	for id, ref := range s.fetches {
+		delete(s.fetches, id)
+		ref.f.left--
+		s.failFetch(ref.f, ErrClosed, false)
+		s.settleFetch(ref.f)
+	}
+	clear(s.sets)
+	s.setBytes = 0
+	s.spare, s.rawBuf = nil, nil
 }
 
 // Purge purges key with an md: with soft, md I marks the item stale (the
 // next mg gets X and W: that reader refreshes it, the others keep the old
-// copy meanwhile); otherwise it is deleted (pagestore.Purger).
+// copy meanwhile); otherwise it is deleted (pagestore.Purger). Either acts on
+// a chunked page's manifest only: once it is deleted nothing names the
+// chunks, which expire by themselves; a stale manifest still names whole
+// chunks, which readers assemble and may serve stale. A chunked Set of key
+// in flight on this store writes no manifest after it.
 func (s *Store) Purge(key []byte, soft bool, h pagestore.PurgeHandler, token uint64) {
 	if s.closed {
 		h.PagePurged(token, false, ErrClosed)
 		return
+	}
+	if len(s.sets) > 0 {
+		s.cancelSets(key)
 	}
 	delete(s.won, string(key))
 	s.next++
