@@ -59,11 +59,17 @@ type options struct {
 	purgeAllow       string
 	admin            string
 	adminPprof       bool
+	mcItemSize       size
+	rawContentType   string
+	rawGzipFlag      uint64
 
 	cfg server.Config
 	// mcLoops collects each event loop's memcached client for the admin
 	// endpoints' memcached state (admin.go); nil without -memcached.
 	mcLoops *admin.LoopClients
+	// What -memcached builds each event loop's store with (with cfg.NewStore).
+	mcClient mcclient.Config
+	mcStore  mcstore.Config
 }
 
 func (o *options) storeName() string {
@@ -85,6 +91,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		maxOutbound:    server.DefaultMaxOutbound,
 		maxInbound:     server.DefaultMaxInbound,
 		maxDecoded:     server.DefaultMaxDecoded,
+		mcItemSize:     1 << 20,
 	}
 	fs := flag.NewFlagSet("mcpage", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -96,6 +103,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&o.mcConnectTimeout, "mc-connect-timeout", time.Second, "limit on connecting to a memcached server")
 	fs.IntVar(&o.mcFailures, "mc-failures", 3, "failures in a row (timeouts, lost connections) that eject a memcached server; its keys move to the next server")
 	fs.StringVar(&o.purgeAllow, "purge-allow", "127.0.0.0/8,::1/128", "client networks (comma-separated CIDRs) whose PURGE requests are obeyed; others get 403")
+	fs.Var(&o.mcItemSize, "mc-item-size", "memcached's item size limit (its -I; suffixes K, M, G): a page record larger than this, less 512 bytes of item overhead, is stored as several items (chunks) and a manifest; -max-item bounds the whole page. Set it to the servers' -I")
+	fs.StringVar(&o.rawContentType, "raw-content-type", mcstore.DefaultRawContentType, "Content-Type of a value an application wrote under a page's key without an mcpage record header; such a value is served as the body of a 200 response")
+	fs.Uint64Var(&o.rawGzipFlag, "raw-gzip-flag", 0, "memcached client flags bit(s) marking an application-written value as gzip-compressed (served with Content-Encoding: gzip, or decoded for clients without gzip), as nginx's memcached_gzip_flag; 0 = such values are identity")
 	fs.DurationVar(&o.mcRetry, "mc-retry", 2*time.Second, "how long an ejected memcached server is left alone before it is probed back")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "how long past freshness a page may still be served stale: at once while one request refreshes it, and instead of an origin failure (a response's stale-while-revalidate / stale-if-error may allow longer; must-revalidate forbids); 0 = only what responses allow")
 	fs.DurationVar(&o.staleIfError, "stale-if-error", 0, "how long past freshness a page may be served instead of an origin error, timeout or 5xx (nginx's proxy_cache_use_stale), beyond -grace; a response's stale-if-error may allow longer, must-revalidate forbids")
@@ -206,6 +216,16 @@ func (o *options) build() error {
 		return fmt.Errorf("-max-decoded %d: must be at least 64K", o.maxDecoded)
 	case o.upstreamIdle <= 0:
 		return fmt.Errorf("-upstream-idle-timeout %v: must be positive", o.upstreamIdle)
+	case o.mcItemSize < 64<<10 || o.mcItemSize > 1<<30:
+		return fmt.Errorf("-mc-item-size %d: want 64K to 1G (memcached's -I)", o.mcItemSize)
+	case o.memcached != "" && (int64(o.maxItem)-1)/int64(o.mcItemSize-mcstore.ItemOverhead)+1 > mcstore.MaxChunks:
+		return fmt.Errorf("-max-item %d: a page would take more than %d items of -mc-item-size %d", o.maxItem, mcstore.MaxChunks, o.mcItemSize)
+	case o.rawContentType == "":
+		return fmt.Errorf("-raw-content-type: want a media type, such as %q", mcstore.DefaultRawContentType)
+	case mcstore.CheckRawContentType(o.rawContentType) != nil:
+		return fmt.Errorf("-raw-content-type %q: control characters cannot go in a header field", o.rawContentType)
+	case o.rawGzipFlag > 1<<32-1:
+		return fmt.Errorf("-raw-gzip-flag %d: memcached client flags are 32 bits", o.rawGzipFlag)
 	case o.adminPprof && o.admin == "":
 		return fmt.Errorf("-admin-pprof: needs -admin")
 	}
@@ -269,14 +289,37 @@ func (o *options) build() error {
 	}
 	if ring != nil {
 		o.mcLoops = &admin.LoopClients{}
-		o.cfg.NewStore = memcachedStore(ring, o.mcLoops, mcclient.Config{
+		o.mcClient = mcclient.Config{
 			ConnectTimeout: o.mcConnectTimeout,
 			OpTimeout:      o.mcTimeout,
 			ConnsPerServer: o.mcConns,
 			FailureLimit:   o.mcFailures,
 			RetryInterval:  o.mcRetry,
-			MaxValueSize:   int(o.maxItem),
-		})
+			// Sent: nothing larger than the store's ItemSize (larger pages
+			// go in chunks). Received: nothing larger than the servers'
+			// real -I; a reply past this bound costs the connection, so a
+			// server started with a larger -I than -mc-item-size says may
+			// still hand back an application's raw value up to -max-item,
+			// as it could before chunking.
+			MaxValueSize: max(int(o.mcItemSize), int(o.maxItem)),
+		}
+		o.mcStore = mcstore.Config{
+			SweepEvery: max(o.mcTimeout/10, 5*time.Millisecond),
+			FillTTL:    10,
+			FillWait:   time.Second,
+			// Every process on the cluster keeps pages MaxStaleKeep past
+			// freshness, so that mg R elects one refresher when freshness
+			// ends.
+			Keep:        server.MaxStaleKeep,
+			ItemSize:    int(o.mcItemSize) - mcstore.ItemOverhead,
+			MaxPage:     int(o.maxItem),
+			ChunkMemory: max(mcstore.DefaultChunkMemory, 2*int(o.maxItem)),
+			// Raw values: with -ttl 0, mcstore's DefaultRawTTL.
+			RawContentType: o.rawContentType,
+			RawGzipFlag:    uint32(o.rawGzipFlag),
+			RawTTL:         o.ttl,
+		}
+		o.cfg.NewStore = memcachedStore(ring, o.mcLoops, o.mcClient, o.mcStore)
 	}
 	return nil
 }
@@ -284,8 +327,7 @@ func (o *options) build() error {
 // memcachedStore returns the Config.NewStore that gives each event loop its
 // own memcached client on that loop, recorded in loops. Every loop shares
 // the ring (read-only).
-func memcachedStore(ring *ketama.Ring, loops *admin.LoopClients, cfg mcclient.Config) func(int, gnet.EventLoop) pagestore.Store {
-	sweep := max(cfg.OpTimeout/10, 5*time.Millisecond)
+func memcachedStore(ring *ketama.Ring, loops *admin.LoopClients, cfg mcclient.Config, scfg mcstore.Config) func(int, gnet.EventLoop) pagestore.Store {
 	return func(_ int, el gnet.EventLoop) pagestore.Store {
 		lc, err := mcclient.NewLoopClient(el, ring, cfg)
 		if err != nil {
@@ -293,9 +335,7 @@ func memcachedStore(ring *ketama.Ring, loops *admin.LoopClients, cfg mcclient.Co
 			panic(fmt.Sprintf("mcpage: memcached client: %v", err))
 		}
 		loops.Add(el, lc)
-		// Keep: every process on the cluster keeps pages MaxStaleKeep past
-		// freshness, so that mg R elects one refresher when freshness ends.
-		return mcstore.New(lc, mcstore.Config{SweepEvery: sweep, FillTTL: 10, FillWait: time.Second, Keep: server.MaxStaleKeep})
+		return mcstore.New(lc, scfg)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpage/mcpage/server/mcstore"
 )
 
 func TestBadFlagsOneClearLine(t *testing.T) {
@@ -30,6 +32,12 @@ func TestBadFlagsOneClearLine(t *testing.T) {
 		"-admin":         {"-admin", "nope"},
 		"-admin-pprof":   {"-admin-pprof"},
 		"-admin in use":  {"-admin", "256.0.0.1:1"},
+		"-mc-item-size":  {"-mc-item-size", "1K"},
+		"chunks":         {"-memcached", "127.0.0.1:11211", "-mc-item-size", "64K", "-max-item", "32M", "-store-size", "64M"},
+		"-raw-type":      {"-raw-content-type", "text/html\r\nX: y"},
+		"-raw-type CR":   {"-raw-content-type", "text/html\rX"},
+		"-raw-type none": {"-raw-content-type", ""},
+		"-raw-gzip-flag": {"-raw-gzip-flag", "0x100000000"},
 	}
 	for name, args := range cases {
 		var stderr bytes.Buffer
@@ -63,6 +71,33 @@ func TestFlagsBuildConfig(t *testing.T) {
 	var help bytes.Buffer
 	if _, err := parseFlags([]string{"-h"}, &help); err != errHelp || !strings.Contains(help.String(), "-upstream-max-conns") {
 		t.Errorf("help: %v %q", err, help.String())
+	}
+}
+
+// The memcached flags reach the client and the store: items of
+// -mc-item-size (less the item overhead), replies up to the larger of it and
+// -max-item, pages up to -max-item, raw values as -raw-content-type,
+// -raw-gzip-flag and -ttl say.
+func TestMemcachedFlagsBuildStoreConfig(t *testing.T) {
+	o, err := parseFlags([]string{"-memcached", "127.0.0.1:11211", "-mc-item-size", "2M", "-max-item", "16M",
+		"-raw-content-type", "text/plain", "-raw-gzip-flag", "0x2", "-ttl", "0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, c := o.mcStore, o.mcClient
+	if c.MaxValueSize != 16<<20 || s.ItemSize != 2<<20-mcstore.ItemOverhead || s.MaxPage != 16<<20 ||
+		s.ChunkMemory < s.MaxPage || s.RawContentType != "text/plain" || s.RawGzipFlag != 2 || s.RawTTL != 0 ||
+		s.Keep == 0 || s.FillTTL == 0 {
+		t.Errorf("client %+v, store %+v", c, s)
+	}
+	o, err = parseFlags([]string{"-memcached", "127.0.0.1:11211"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, c = o.mcStore, o.mcClient
+	if c.MaxValueSize != 8<<20 || s.ItemSize != mcstore.DefaultItemSize || s.MaxPage != 8<<20 ||
+		s.RawContentType != mcstore.DefaultRawContentType || s.RawGzipFlag != 0 || s.RawTTL != 2*time.Minute {
+		t.Errorf("defaults: client %+v, store %+v", c, s)
 	}
 }
 
