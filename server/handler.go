@@ -84,7 +84,7 @@ func (h *engineHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	switch x := c.Context().(type) {
 	case *conn:
 		l := x.l // onTraffic reads the clock
-		if l.corker != nil {
+		if l.corker != nil && !l.batchCork() {
 			l.corker.Cork()
 			defer l.corker.Uncork()
 		}

@@ -51,6 +51,10 @@ type loop struct {
 	pender pagestore.Pender
 	closer pagestore.Closer
 	sweep  *storeSweep // the store's own sweep timer (pagestore.Sweeper)
+	// batch: the store is held corked until the loop's next pass ends
+	// (batch.go); batchEnd is the task that uncorks it.
+	batch    bool
+	batchEnd batchEnd
 	// elects: the store elects one refresher per stale page among every
 	// process sharing it (pagestore.Elector), so a stale page this loop was
 	// not elected for is left to the elected reader (stale.go).

@@ -1,0 +1,138 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/mcpage/mcpage/server"
+	"github.com/mcpage/mcpage/server/pagestore"
+)
+
+// flushStore is a network-like store: lookups are queued and only "sent"
+// at the outermost Uncork, then answered from the loop's event queue, as
+// memcached answers an mg; Pending counts lookups queued or in flight. It
+// records how many lookups each flush carried.
+type flushStore struct {
+	el      gnet.EventLoop
+	inner   *pagestore.Embedded
+	corked  int
+	queued  []pendingGet
+	flight  int
+	maxCork *atomic.Int64 // deepest cork seen
+	batches chan int      // lookups per flush
+}
+
+func (s *flushStore) Get(key []byte, h pagestore.Handler, token uint64) {
+	s.queued = append(s.queued, pendingGet{string(key), h, token})
+	if s.corked == 0 {
+		s.flush()
+	}
+}
+
+func (s *flushStore) flush() {
+	if len(s.queued) == 0 {
+		return
+	}
+	sent := s.queued
+	s.queued = nil
+	s.flight += len(sent)
+	select {
+	case s.batches <- len(sent):
+	default:
+	}
+	_ = s.el.Execute(context.Background(), runnable(func() {
+		for _, g := range sent {
+			s.flight--
+			var rec []byte
+			s.inner.Get([]byte(g.key), handlerFunc(func(_ uint64, r []byte, _ error) { rec = append([]byte(nil), r...) }), 0)
+			if len(rec) == 0 {
+				rec = nil
+			}
+			g.h.PageLookup(g.token, rec, 0, nil)
+		}
+	}))
+}
+
+func (s *flushStore) Cork() {
+	s.corked++
+	if int64(s.corked) > s.maxCork.Load() {
+		s.maxCork.Store(int64(s.corked))
+	}
+}
+
+func (s *flushStore) Uncork() {
+	if s.corked--; s.corked < 0 {
+		panic("flushStore: Uncork without Cork")
+	}
+	if s.corked == 0 {
+		s.flush()
+	}
+}
+
+func (s *flushStore) Pending() int                           { return len(s.queued) + s.flight }
+func (s *flushStore) Set(key, rec []byte, ttl time.Duration) { s.inner.Set(key, rec, ttl) }
+func (s *flushStore) Delete(key []byte)                      { s.inner.Delete(key) }
+
+// Under load the loop holds its store corked across the clients of a pass
+// (batch.go): lookups still leave (nothing waits for a flush that never
+// comes), every client gets its own page, and the cork is balanced.
+func TestBatchedLookupsAllAnswered(t *testing.T) {
+	o := newOrigin(t)
+	o.handle("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprint(w, "page "+r.URL.Path)
+	})
+	inner, err := pagestore.NewEmbedded(pagestore.EmbeddedConfig{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var maxCork atomic.Int64
+	batches := make(chan int, 1<<16)
+	p := startProxy(t, o.addr(), func(c *server.Config) {
+		c.Loops = 1
+		c.NewStore = func(_ int, el gnet.EventLoop) pagestore.Store {
+			return &flushStore{el: el, inner: inner, maxCork: &maxCork, batches: batches}
+		}
+	})
+	const clients, rounds = 16, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c := dial(t, p.addr)
+			for r := 0; r < rounds; r++ {
+				path := fmt.Sprintf("/c%d/%d", i, r%4)
+				c.send(request("GET", path))
+				resp := c.read("GET")
+				if string(resp.body) != "page "+path {
+					errs <- fmt.Errorf("%s: got %q", path, resp.body)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	close(batches)
+	n, most := 0, 0
+	for b := range batches {
+		n += b
+		most = max(most, b)
+	}
+	if n != clients*rounds {
+		t.Fatalf("%d lookups flushed, want %d", n, clients*rounds)
+	}
+	t.Logf("%d lookups, largest flush %d, deepest cork %d", n, most, maxCork.Load())
+}
