@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/panjf2000/gnet/v2"
+	"io"
 	"log/slog"
 	"net/netip"
 	"regexp"
@@ -134,6 +135,18 @@ type Config struct {
 
 	// Logger receives operational messages. nil → slog.Default().
 	Logger *slog.Logger
+
+	// AccessLog, when set, receives one line per request (accesslog.go):
+	// the combined log format plus the X-Cache label, upstream and total
+	// times. It is written by one goroutine of the server's, never by an
+	// event loop; lines the writer cannot keep up with are dropped and
+	// counted (Stats.AccessLogDropped). The server does not close it.
+	// nil → no access log, at no cost.
+	AccessLog io.Writer
+	// Access log sizes, for tests: bytes per loop buffer, buffers queued
+	// for the writer, longest wait of a partial buffer. 0 → the defaults.
+	accessLogBuf, accessLogQueue int
+	accessLogEvery               time.Duration
 
 	// decodeMem is the server's decode budget (MaxDecodeMemory), created by
 	// withDefaults so that every Server built from a Config has its own.

@@ -89,6 +89,8 @@ type pending struct {
 	method    uint8
 	purgeHard bool
 	counted   bool
+
+	lg slotLog // the access log line's facts, only while it is on (accesslog.go)
 }
 
 func (l *loop) newConn(gc gnet.Conn) *conn {
@@ -161,6 +163,9 @@ func (c *conn) release() {
 	}
 	c.released = true
 	for _, p := range c.q {
+		if c.l.alog != nil {
+			c.l.logDone(c, p) // the client went away first
+		}
 		if p.relay != nil {
 			p.relay.done(false) // the worker streaming into it gives up
 			p.relay = nil
@@ -242,6 +247,9 @@ func (c *conn) flush() {
 			}
 		}
 		keep := p.keepAlive
+		if c.l.alog != nil {
+			c.l.logDone(c, p)
+		}
 		c.popFront()
 		if !keep {
 			c.closing = true
@@ -374,6 +382,7 @@ func (c *conn) startBody(req *httpparse.Request) {
 		c.bodyBuf = c.l.takeBodyBuf()
 	}
 	c.bodySince, rb.mark, rb.read = c.l.now.UnixNano(), 0, 0
+	rb.start = c.bodySince
 	rb.body = c.bodyBuf[:0]
 	if req.Chunked {
 		rb.chunk.Reset(&c.l.s.cfg.Limits)
@@ -440,6 +449,9 @@ func (c *conn) reject(err error) {
 	c.l.s.stats.Errors.Add(1)
 	c.endBody()
 	p := c.push()
+	if c.l.alog != nil {
+		c.logStamp(p, nil)
+	}
 	p.keepAlive = false
 	p.out = httpparse.AppendErrorResponse(p.out[:0], e)
 	p.ready = true

@@ -33,6 +33,9 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 	}
 	p.isHead = bytes.Equal(req.Method, methodHEAD)
 	p.method = methodOf(req.Method) // metrics.go
+	if c.l.alog != nil {
+		c.logStamp(p, req) // accesslog.go
+	}
 
 	if bytes.Equal(req.Method, methodPURGE) {
 		c.purge(p, req)

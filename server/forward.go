@@ -48,6 +48,7 @@ type exchange struct {
 	invalidate [][]byte      // keys an unsafe request's success invalidates
 	relay      *relay        // streamed response: x.out is its head (stream.go)
 	served     string        // X-Cache label when not the kind's (a stale page served on error)
+	took       time.Duration // the pool's exchange time (upstream.Config.Observe), for the access log
 }
 
 var gzipOnly = []byte("gzip")
@@ -218,6 +219,9 @@ func (x *exchange) Run(context.Context) error {
 		return nil
 	}
 	p := c.find(x.token)
+	if p != nil && l.alog != nil {
+		p.lg.up = x.took // accesslog.go
+	}
 	switch {
 	case x.relay != nil && p == nil:
 		x.relay.done(false)

@@ -50,6 +50,7 @@ type bodyState struct {
 	// read is the body bytes consumed so far, mark what read was when the
 	// stall deadline (conn.bodySince) was last renewed.
 	read, mark int64
+	start      int64  // unix nanos of the event that parsed the head (access log)
 	body       []byte // the body so far: a view into the read buffer, or conn.bodyBuf
 
 	// For a body that spans reads: head is an owned copy of the request head

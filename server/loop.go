@@ -65,6 +65,8 @@ type loop struct {
 	drainScheduled        bool
 
 	m loopCounters // what this loop answered, for metrics (metrics.go); atomics read by scrapes
+
+	alog *loopLog // the access log's buffer (accesslog.go); nil when it is off
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
@@ -92,6 +94,9 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 		l.syncStore = true
 	}
 	l.dec = newDecodedLRU(decodedBudget(s.cfg.StoreSize))
+	if s.alog != nil {
+		l.alog = s.alog.newLoopLog(el)
+	}
 	return l
 }
 

@@ -75,10 +75,11 @@ func mcHitFixture(tb testing.TB, size, depth int) *mcHit {
 		ConnsPerServer: 1, FailureLimit: 3, RetryInterval: 2 * time.Second, MaxValueSize: DefaultMaxItem}
 	sweep := max(mcfg.OpTimeout/10, 5*time.Millisecond)
 	cfg := Config{
-		Listen:   "127.0.0.1:0",
-		Loops:    1,
-		Upstream: upstreamCfg("127.0.0.1:1"), // never asked: the page is stored
-		Policy:   cachepolicy.Rules{DefaultTTL: time.Minute},
+		Listen:    "127.0.0.1:0",
+		Loops:     1,
+		Upstream:  upstreamCfg("127.0.0.1:1"), // never asked: the page is stored
+		Policy:    cachepolicy.Rules{DefaultTTL: time.Minute},
+		AccessLog: mcHitAccessLog, // accesslog_internal_test.go
 		NewStore: func(_ int, el gnet.EventLoop) pagestore.Store {
 			lc, err := mcclient.NewLoopClient(el, ring, mcfg)
 			if err != nil {

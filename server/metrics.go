@@ -167,6 +167,9 @@ func (l *loop) account(p *pending, out []byte) {
 	o, rest := outcomeOf(out)
 	m := &l.m
 	m.resp[o][p.method][classOf(status)].Add(1)
+	if l.alog != nil {
+		p.logAccount(status, o, out) // accesslog.go
+	}
 	switch o {
 	case outPurge:
 		r := purgeError
@@ -362,6 +365,7 @@ func (s *Server) writeCounters(w io.Writer) {
 		{"mcpage_store_lookup_errors_total", &st.StoreErrors},
 		{"mcpage_errors_total", &st.Errors},
 		{"mcpage_upstream_requests_total", &st.Upstream},
+		{"mcpage_access_log_dropped_total", &st.AccessLogDropped},
 	} {
 		metrics.WriteCounterUint64(w, c.name, uint64(max(c.v.Load(), 0)))
 	}

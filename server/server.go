@@ -85,6 +85,7 @@ type Server struct {
 	stopCalled atomic.Bool // Shutdown stopped the engine (or refused to start it)
 	stats      Stats
 	metrics    *serverMetrics // metrics.go
+	alog       *accessLog     // accesslog.go; nil without Config.AccessLog
 	upstreams  []string       // the pool's addresses, "host:port"
 }
 
@@ -99,10 +100,15 @@ func New(cfg Config) (*Server, error) {
 	c := cfg.withDefaults()
 	m := newServerMetrics()
 	upCfg := c.Upstream
-	if obs := upCfg.Observe; obs != nil {
-		upCfg.Observe = func(j *upstream.Job, took time.Duration) { m.observeUpstream(j, took); obs(j, took) }
-	} else {
-		upCfg.Observe = m.observeUpstream
+	obs := upCfg.Observe
+	upCfg.Observe = func(j *upstream.Job, took time.Duration) {
+		m.observeUpstream(j, took)
+		if x, ok := j.Ctx.(*exchange); ok {
+			x.took = took // the access log's upstream time; the loop reads it in x.Run
+		}
+		if obs != nil {
+			obs(j, took)
+		}
 	}
 	pool, err := upstream.New(upCfg)
 	if err != nil {
@@ -131,6 +137,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.embedded = e
+	}
+	if c.AccessLog != nil {
+		s.alog = newAccessLog(&c, &s.stats.AccessLogDropped)
 	}
 	return s, nil
 }
@@ -244,6 +253,7 @@ func (s *Server) closeResources() {
 	if s.embedded != nil {
 		s.embedded.Close()
 	}
+	s.closeAccessLog() // the loops have stopped
 }
 
 // bootedNow reports whether OnBoot has let the engine start.
@@ -311,7 +321,11 @@ func (s *Server) closeAndStop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	s.closeStores(ctx)
 	cancel()
-	return s.stopEngine()
+	err := s.stopEngine()
+	if err == nil {
+		s.closeAccessLog() // the loops have stopped: write what they logged
+	}
+	return err
 }
 
 func (s *Server) stopEngine() error {
@@ -354,6 +368,9 @@ type Stats struct {
 	Coalesced   atomic.Int64 // misses that waited for a fill of the same page in flight instead of going upstream
 	StaleHits   atomic.Int64 // requests answered with a stale page (X-Cache: STALE): while it was refreshed, or instead of an origin failure
 	Refreshes   atomic.Int64 // background refreshes of stale pages started
+	// AccessLogDropped counts access log lines not written: their loop's
+	// buffer found the writer behind, or the write failed.
+	AccessLogDropped atomic.Int64
 }
 
 // Stats returns the live counters.

@@ -94,6 +94,9 @@ func (c *conn) relayTo(p *pending, r *relay) {
 	}
 	p.out = p.out[:0]
 	p.body = r.data
+	if c.l.alog != nil {
+		p.lg.relayed += int64(p.sent) // the previous slice, handed over whole
+	}
 	p.sent = 0
 	p.relay = r
 	p.ready = true

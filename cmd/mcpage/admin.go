@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"time"
 
@@ -33,7 +32,7 @@ func closeListener(ln net.Listener) {
 // /readyz, and /debug/pprof/ with -admin-pprof. /readyz answers 503 until
 // srv accepts clients, and again from the moment it begins shutting down.
 func startAdmin(o *options, ln net.Listener, srv *server.Server) *admin.Admin {
-	cfg := admin.Config{Listener: ln, Proxy: srv, Pprof: o.adminPprof}
+	cfg := admin.Config{Listener: ln, Proxy: srv, Pprof: o.adminPprof, Logger: o.cfg.Logger}
 	if o.mcLoops != nil {
 		cfg.Memcached = o.mcLoops.States
 	}
@@ -41,7 +40,7 @@ func startAdmin(o *options, ln net.Listener, srv *server.Server) *admin.Admin {
 	if err != nil {
 		panic(err) // only a Config without Proxy or listener fails
 	}
-	slog.Info("mcpage admin listening", "admin", a.Addr().String(), "pprof", o.adminPprof)
+	o.cfg.Logger.Info("mcpage admin listening", "admin", a.Addr().String(), "pprof", o.adminPprof)
 	return a
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -244,7 +245,7 @@ func TestServerFailureExitsNonZero(t *testing.T) {
 		f := newFakeService()
 		var stderr bytes.Buffer
 		code := make(chan int, 1)
-		go func() { code <- serve(f, make(chan os.Signal), &stderr, func() {}) }()
+		go func() { code <- serve(f, make(chan os.Signal), &stderr, slog.Default(), func() {}) }()
 		<-f.ready
 		f.result <- c.err
 		select {
@@ -261,7 +262,7 @@ func TestServerFailureExitsNonZero(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	var stderr bytes.Buffer
 	code := make(chan int, 1)
-	go func() { code <- serve(f, sigs, &stderr, func() {}) }()
+	go func() { code <- serve(f, sigs, &stderr, slog.Default(), func() {}) }()
 	<-f.ready
 	sigs <- syscall.SIGTERM
 	select {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"regexp"
@@ -62,6 +63,9 @@ type options struct {
 	mcItemSize       size
 	rawContentType   string
 	rawGzipFlag      uint64
+	accessLog        string
+	logLevel         string
+	level            slog.Level // -log-level, parsed
 
 	cfg server.Config
 	// mcLoops collects each event loop's memcached client for the admin
@@ -128,6 +132,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&o.upstreamIdle, "upstream-idle-timeout", upstream.DefaultMaxResponseIdleTimeout, "longest silence of the origin inside a response (after its first byte) before a 502; capped by -upstream-timeout")
 	fs.StringVar(&o.admin, "admin", "", "address (host:port) of the operations listener: /metrics, /healthz, /readyz; empty = off")
 	fs.BoolVar(&o.adminPprof, "admin-pprof", false, "also serve /debug/pprof/ on the -admin listener")
+	fs.StringVar(&o.accessLog, "access-log", "", "file to append one line per request to (combined log format, then X-Cache outcome, upstream and total seconds); - = stdout; SIGHUP reopens it; empty = off")
+	fs.StringVar(&o.logLevel, "log-level", "info", "diagnostics on stderr from this level up: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			usage(fs, out)
@@ -228,6 +234,9 @@ func (o *options) build() error {
 		return fmt.Errorf("-raw-gzip-flag %d: memcached client flags are 32 bits", o.rawGzipFlag)
 	case o.adminPprof && o.admin == "":
 		return fmt.Errorf("-admin-pprof: needs -admin")
+	}
+	if o.level, err = parseLevel(o.logLevel); err != nil {
+		return err
 	}
 	if o.admin != "" {
 		if _, _, err := net.SplitHostPort(o.admin); err != nil {

@@ -35,6 +35,15 @@ func run(args []string, stderr io.Writer) int {
 		fail(stderr, err)
 		return 2
 	}
+	logger := newLogger(stderr, cfg.level)
+	cfg.cfg.Logger = logger
+	accessLog, closeAccessLog, err := openAccessLog(cfg.accessLog, logger)
+	if err != nil {
+		fail(stderr, err)
+		return 1
+	}
+	defer closeAccessLog() // after the server has stopped: it has written every line
+	cfg.cfg.AccessLog = accessLog
 	adminLn, err := listenAdmin(cfg) // before the server: a busy -admin address starts nothing
 	if err != nil {
 		fail(stderr, err)
@@ -52,8 +61,8 @@ func run(args []string, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	return serve(srv, sigs, stderr, func() {
-		slog.Info("mcpage ready", "listen", srv.Addr().String(), "upstream", cfg.upstream, "store", cfg.storeName())
+	return serve(srv, sigs, stderr, logger, func() {
+		logger.Info("mcpage ready", "listen", srv.Addr().String(), "upstream", cfg.upstream, "store", cfg.storeName())
 	})
 }
 
@@ -67,8 +76,8 @@ type service interface {
 // serve runs srv until a signal arrives (exit 0 once it has stopped cleanly)
 // or Serve returns by itself, which is always a failure (exit 1): the server
 // could not start, or stopped without being asked to. Every failure is one
-// line on stderr naming the cause.
-func serve(srv service, sigs <-chan os.Signal, stderr io.Writer, ready func()) int {
+// line on stderr naming the cause; log gets the diagnostics.
+func serve(srv service, sigs <-chan os.Signal, stderr io.Writer, log *slog.Logger, ready func()) int {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	select {
@@ -81,7 +90,7 @@ func serve(srv service, sigs <-chan os.Signal, stderr io.Writer, ready func()) i
 	case err := <-done:
 		return exited(stderr, err)
 	case sig := <-sigs:
-		slog.Info("mcpage stopping", "signal", sig.String())
+		log.Info("mcpage stopping", "signal", sig.String())
 	}
 	code := 0
 	if err := srv.Shutdown(context.Background()); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,6 +39,8 @@ func TestBadFlagsOneClearLine(t *testing.T) {
 		"-raw-type CR":   {"-raw-content-type", "text/html\rX"},
 		"-raw-type none": {"-raw-content-type", ""},
 		"-raw-gzip-flag": {"-raw-gzip-flag", "0x100000000"},
+		"-log-level":     {"-log-level", "loud"},
+		"-access-log":    {"-access-log", "/nonexistent-dir/access.log"},
 	}
 	for name, args := range cases {
 		var stderr bytes.Buffer
@@ -48,6 +51,31 @@ func TestBadFlagsOneClearLine(t *testing.T) {
 		}
 		if strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "mcpage: ") {
 			t.Errorf("%s: want one line, got %q", name, out)
+		}
+	}
+}
+
+// TestLogFlags: -log-level takes debug, info, warn, error in any case
+// (default info); a bad level or an access log that cannot be opened is one
+// line naming the flag.
+func TestLogFlags(t *testing.T) {
+	for v, want := range map[string]slog.Level{"debug": slog.LevelDebug, "INFO": slog.LevelInfo, "Warn": slog.LevelWarn, "error": slog.LevelError} {
+		o, err := parseFlags([]string{"-log-level", v}, io.Discard)
+		if err != nil || o.level != want {
+			t.Errorf("-log-level %s: %v %v", v, o, err)
+		}
+	}
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.level != slog.LevelInfo || o.accessLog != "" {
+		t.Errorf("defaults: %v", err)
+	}
+	for flag, args := range map[string][]string{
+		"-log-level":  {"-log-level", "verbose"},
+		"-access-log": {"-access-log", t.TempDir()}, // a directory
+	} {
+		var stderr bytes.Buffer
+		code := run(args, &stderr)
+		if out := stderr.String(); code == 0 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "mcpage: "+flag+" ") {
+			t.Errorf("%s: exit %d, stderr %q", flag, code, out)
 		}
 	}
 }
