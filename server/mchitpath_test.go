@@ -256,7 +256,8 @@ type allocSite struct {
 // loop puts the finished task back into a sync.Pool, which allocates a pool
 // chain after a GC has emptied it; each time.AfterFunc firing starts a
 // goroutine (time.goFunc); gnet's worker pool (ants) runs a purge ticker;
-// the garbage collector's mark workers, should a cycle run, take sudogs.
+// the garbage collector's mark workers, should a cycle run, take sudogs;
+// the scheduler may start an OS thread when the machine is loaded.
 // The runtime also builds each type switch's and interface assertion's
 // cache at a random moment (1 in 1024 calls: runtime.interfaceSwitch,
 // runtime.typeAssert), once per call site and type. Those are "background";
@@ -310,6 +311,7 @@ var backgroundAllocators = []string{
 	"github.com/panjf2000/ants/v2.(*poolCommon).ticktock",
 	"time.goFunc",
 	"runtime.gcBgMarkWorker",
+	"runtime.allocm", // the scheduler starting an OS thread (seen under load)
 	"runtime.interfaceSwitch",
 	"runtime.typeAssert",
 }
