@@ -18,8 +18,11 @@ type slot struct {
 	h        Handler
 	token    uint64
 	deadline int64 // unix nanoseconds
-	opaque   uint32
-	kind     opKind
+	// end is the offset just past the operation's command in the output
+	// buffer that holds it: the command boundaries nextWrite cuts at.
+	end    int
+	opaque uint32
+	kind   opKind
 }
 
 // bufKeep is the capacity above which an idle buffer is dropped instead of
@@ -33,15 +36,26 @@ const bufKeep = 256 << 10
 // pending operation and its opaque token checked. It does no I/O and takes
 // no locks: the LoopClient touches it only on its event loop, the Client
 // only under the connection's mutex.
+//
+// The Client takes all of out at once (takeOut). The LoopClient hands its
+// commands over in bounded slices (nextWrite): out is double-buffered with
+// wbuf, the previous out, whose first woff bytes are handed over; new
+// commands keep appending to out meanwhile, so neither buffer is ever
+// compacted or copied. The pending operations whose commands are not handed
+// over yet are the newest wops+oops of the FIFO: wops of them end in wbuf,
+// then oops in out.
 type connState struct {
-	slots    []slot
-	head, n  int
-	opaque   uint32 // token for the next operation
-	out      []byte
-	in       []byte
-	reply    Reply
-	res      Result
-	maxValue int
+	slots      []slot
+	head, n    int
+	opaque     uint32 // token for the next operation
+	out        []byte
+	wbuf       []byte
+	woff       int
+	wops, oops int
+	in         []byte
+	reply      Reply
+	res        Result
+	maxValue   int
 	// epoch changes whenever failAll runs, so receive can tell that a handler
 	// it called tore the connection down under it.
 	epoch uint64
@@ -61,17 +75,29 @@ func (s *connState) expired(now int64) bool {
 	return s.n > 0 && s.slots[s.head].deadline <= now
 }
 
+// push queues the slot of the command just appended to out.
 func (s *connState) push(kind opKind, h Handler, token uint64, deadline int64) {
 	i := s.head + s.n
 	if i >= len(s.slots) {
 		i -= len(s.slots)
 	}
-	s.slots[i] = slot{h: h, token: token, deadline: deadline, opaque: s.opaque, kind: kind}
+	s.slots[i] = slot{h: h, token: token, deadline: deadline, end: len(s.out), opaque: s.opaque, kind: kind}
 	s.n++
+	s.oops++
 	s.opaque++
 }
 
 func (s *connState) pop() slot {
+	if s.wops+s.oops == s.n {
+		// A reply to a command never handed over: only tests that feed
+		// connState replies without a driver see one. Its bytes stay
+		// where they are and go out with the next slice.
+		if s.wops > 0 {
+			s.wops--
+		} else {
+			s.oops--
+		}
+	}
 	sl := s.slots[s.head]
 	s.slots[s.head] = slot{}
 	s.head++
@@ -80,6 +106,76 @@ func (s *connState) pop() slot {
 	}
 	s.n--
 	return sl
+}
+
+// unhanded reports whether commands wait to be handed to the connection.
+func (s *connState) unhanded() bool { return s.woff < len(s.wbuf) || len(s.out) > 0 }
+
+// nextWrite returns the next slice of commands for the LoopClient to hand
+// to its connection, or nil when none waits: whole commands, oldest first,
+// at most max bytes of them — or one command alone when it is larger. The
+// slice aliases the state's buffers and is valid until the next call of
+// nextWrite or failAll; commands started meanwhile do not touch it.
+//
+// Cutting only at command boundaries is what lets the LoopClient wait for
+// a reply: once memcached has read a slice, its last command is answered.
+func (s *connState) nextWrite(max int) []byte {
+	if s.woff == len(s.wbuf) {
+		if len(s.out) == 0 {
+			return nil
+		}
+		s.wbuf, s.out, s.woff = s.out, s.wbuf[:0], 0
+		s.wops, s.oops = s.oops, 0
+	}
+	cut := len(s.wbuf)
+	if s.wops > 0 {
+		i := s.head + s.n - s.wops - s.oops
+		if i >= len(s.slots) {
+			i -= len(s.slots)
+		}
+		k := 0
+		for k < s.wops {
+			e := s.slots[i].end
+			if k > 0 && e-s.woff > max {
+				break
+			}
+			cut = e
+			k++
+			if i++; i == len(s.slots) {
+				i = 0
+			}
+		}
+		if s.wops -= k; s.wops == 0 {
+			// Trailing bytes of operations no longer pending (see pop) go too.
+			cut = len(s.wbuf)
+		}
+	}
+	p := s.wbuf[s.woff:cut]
+	s.woff = cut
+	return p
+}
+
+// trimIdle lets go of output buffers a burst grew past writeBufKeep, once
+// nothing is pending: kept while busy, they are reused without copying.
+func (s *connState) trimIdle() {
+	if s.n > 0 || s.unhanded() {
+		return
+	}
+	if cap(s.wbuf) > writeBufKeep {
+		s.wbuf = nil
+	}
+	if cap(s.out) > writeBufKeep {
+		s.out = nil
+	}
+	s.wbuf, s.woff = s.wbuf[:0], 0
+}
+
+// takeOut hands every queued command over at once, for the Client: it
+// returns out and puts spare, emptied, in its place.
+func (s *connState) takeOut(spare []byte) []byte {
+	out := s.out
+	s.out, s.oops = spare[:0], 0
+	return out
 }
 
 // get encodes an mg and queues its slot; the others below likewise. On error
@@ -312,9 +408,12 @@ func statusFor(kind opKind, c Code) Status {
 // operations on this connection first.
 func (s *connState) failAll(err error) {
 	s.epoch++
-	s.out = s.out[:0]
+	s.out, s.wbuf, s.woff, s.wops, s.oops = s.out[:0], s.wbuf[:0], 0, 0, 0
 	if cap(s.out) > bufKeep {
 		s.out = nil
+	}
+	if cap(s.wbuf) > bufKeep {
+		s.wbuf = nil
 	}
 	s.in = s.in[:0]
 	if cap(s.in) > bufKeep {

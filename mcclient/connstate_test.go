@@ -342,3 +342,116 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+// nextWrite hands the commands over in slices of whole commands, at most
+// max bytes unless one command alone is larger, in order, while commands
+// started meanwhile keep queueing behind them.
+func TestConnStateNextWriteSlices(t *testing.T) {
+	const max = 1000
+	s := newTestState(64)
+	var h recorder
+	var want []byte // every command, in the order started
+	var ends []int  // stream offsets just past each command
+	start := func(size int) {
+		t.Helper()
+		before := len(s.out)
+		must(t, s.set(fmt.Appendf(nil, "k%d", len(ends)), bytes.Repeat([]byte{byte('a' + len(ends)%26)}, size), SetOptions{}, &h, 0, 1))
+		want = append(want, s.out[before:]...)
+		ends = append(ends, len(want))
+	}
+	var got []byte
+	take := func() bool {
+		t.Helper()
+		p := s.nextWrite(max)
+		if p == nil {
+			return false
+		}
+		got = append(got, p...)
+		i := 0
+		for i < len(ends) && ends[i] < len(got) {
+			i++
+		}
+		if i == len(ends) || ends[i] != len(got) {
+			t.Fatalf("slice of %d bytes ends at %d, inside a command", len(p), len(got))
+		}
+		if len(p) > max && (i == 0 || ends[i-1] != len(got)-len(p)) {
+			t.Fatalf("slice of %d bytes holds more than one command and exceeds %d", len(p), max)
+		}
+		return true
+	}
+	if s.unhanded() || s.nextWrite(max) != nil {
+		t.Fatal("something to write before anything was started")
+	}
+	for _, size := range []int{10, 300, 400, 200, 5000, 10, 10} {
+		start(size)
+	}
+	take() // the first 1000 bytes or so; the 5000-byte one will go alone
+	// Commands started while a slice's buffer is still being handed over
+	// queue behind it, in the other buffer.
+	start(700)
+	start(20)
+	for take() {
+		if len(ends) < 12 {
+			start(100 * len(ends))
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("handed over %d bytes, not the %d started, in order", len(got), len(want))
+	}
+	if s.unhanded() || s.wops != 0 || s.oops != 0 || s.pending() != len(ends) {
+		t.Fatalf("after everything was handed: unhanded %v, wops %d oops %d, pending %d", s.unhanded(), s.wops, s.oops, s.pending())
+	}
+	// failAll forgets what was not handed over.
+	start(10)
+	start(20)
+	s.failAll(ErrConnClosed)
+	if s.unhanded() || s.nextWrite(max) != nil || s.wops != 0 || s.oops != 0 {
+		t.Fatal("commands left to write after failAll")
+	}
+}
+
+// An answer to a command that was never handed over (only a test can make
+// one) leaves the counts of unhanded operations right.
+func TestConnStateReplyBeforeHandover(t *testing.T) {
+	s := newTestState(8)
+	var h recorder
+	must(t, s.get([]byte("a"), GetOptions{}, &h, 0, 1))
+	must(t, s.get([]byte("b"), GetOptions{}, &h, 1, 1))
+	must(t, s.receive([]byte("EN O0\r\n")))
+	if s.oops != 1 || s.pending() != 1 {
+		t.Fatalf("oops %d pending %d", s.oops, s.pending())
+	}
+	if p := s.nextWrite(1 << 20); string(p) != "mg a v f c t O0\r\nmg b v f c t O1\r\n" {
+		t.Fatalf("slice %q: want the answered command's bytes too, then the pending one", p)
+	}
+}
+
+// The LoopClient's write path reuses its two buffers: no allocation per
+// operation once they have grown.
+func TestConnStateNextWriteDoesNotAllocate(t *testing.T) {
+	s := newTestState(64)
+	key, val := []byte("key"), bytes.Repeat([]byte("v"), 300)
+	var h nopHandler
+	var replies []byte
+	op := uint32(0)
+	run := func() {
+		replies = replies[:0]
+		for i := 0; i < 8; i++ {
+			must(t, s.set(key, val, SetOptions{}, h, 0, 1))
+			if i%3 == 0 {
+				_ = s.nextWrite(1000)
+			}
+			replies = append(replies, "HD c1 O"...)
+			replies = appendUint(replies, op)
+			replies = append(replies, "\r\n"...)
+			op++
+		}
+		for s.nextWrite(1000) != nil {
+		}
+		must(t, s.receive(replies))
+	}
+	run()
+	if allocs := testing.AllocsPerRun(200, run); allocs != 0 {
+		t.Fatalf("%v allocations per round of 8 sets", allocs)
+	}
+}

@@ -63,7 +63,7 @@ func (l *loopLink) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := l.c
 	l.gc = gc
 	c.phase = phaseUp
-	if len(c.st.out) > 0 {
+	if c.st.unhanded() {
 		lc := c.lc
 		lc.Cork()
 		lc.queued(c)
@@ -96,6 +96,15 @@ func (l *loopLink) OnTraffic(gc gnet.Conn) gnet.Action {
 		c.streak = 0
 		c.srv.h.success()
 	}
+	if l.current() {
+		if c.st.unhanded() {
+			// Replies mean memcached read on: hand it the next slice if
+			// gnet has written out the previous one.
+			lc.queued(c)
+		} else {
+			c.st.trimIdle()
+		}
+	}
 	lc.Uncork()
 	if !l.current() {
 		return gnet.Close
@@ -123,15 +132,59 @@ func (l *loopLink) OnClose(gnet.Conn, error) gnet.Action {
 	return gnet.None
 }
 
-// flush writes the queued commands. gnet's Write sends at once or copies
-// into the connection's outbound buffer, so st.out is free again after it.
+// flush hands gnet the next slice of queued commands (st.nextWrite: whole
+// commands, at most lc.writeMax bytes, or one larger command alone), unless
+// gnet still holds a slice's worth of earlier ones. gnet's Write sends at
+// once and copies into the connection's outbound buffer only what the
+// socket did not take, so that buffer never holds more than two slices.
+//
+// One slice per call, so a long queue does not hold up the loop's other
+// connections. What is left goes out on one of two resumptions: when gnet
+// holds less than a slice (the socket took the last one, or most of it), a
+// Run queued on the loop behind the events already waiting; otherwise the
+// next reply (OnTraffic). A reply is sure to come: every slice ends with a
+// whole command, answered only after gnet has written all of it. Waiting
+// for replies alone would be stop-and-wait, since that last reply comes
+// when the socket is empty too: memcached would idle while we write.
 func (c *loopConn) flush() {
-	if c.phase != phaseUp || len(c.st.out) == 0 {
+	if c.phase != phaseUp {
+		return
+	}
+	l := c.link
+	if l.gc.OutboundBuffered() >= c.lc.writeMax {
+		return
+	}
+	p := c.st.nextWrite(c.lc.writeMax)
+	if p == nil {
 		return
 	}
 	c.writes++
-	_, _ = c.link.gc.Write(c.st.out) // on error gnet closes the connection: OnClose runs inside Write
-	c.st.out = c.st.out[:0]
+	c.maxWrite = max(c.maxWrite, len(p))
+	_, _ = l.gc.Write(p) // on error gnet closes the connection: OnClose runs inside Write
+	if !l.current() {
+		return
+	}
+	buffered := l.gc.OutboundBuffered()
+	c.maxOutbound = max(c.maxOutbound, buffered)
+	if buffered < c.lc.writeMax && c.st.unhanded() && !c.resuming {
+		c.resuming = true
+		if c.lc.el.Execute(context.Background(), c) != nil {
+			c.resuming = false // the engine is stopping: replies and Sweep still resume
+		}
+	}
+}
+
+// Run is flush's resumption, on the loop: the next slice, if the
+// connection still has one to write.
+func (c *loopConn) Run(context.Context) error {
+	c.resuming = false
+	if c.phase == phaseUp && c.st.unhanded() {
+		lc := c.lc
+		lc.Cork()
+		lc.queued(c)
+		lc.Uncork()
+	}
+	return nil
 }
 
 // lost handles a connection that failed: back off, count the failure
@@ -166,7 +219,13 @@ func (c *loopConn) sweep(now int64) {
 	switch c.phase {
 	case phaseUp:
 		if c.st.expired(now) {
+			// Whatever was handed over, whole or in part, the stream cannot
+			// be resumed: everything pending, written or not, fails.
 			c.lost(ErrTimeout, now)
+		} else if c.st.unhanded() {
+			// A safety net: replies and Run resume writing, unless the
+			// engine refused Run (it is stopping).
+			c.lc.queued(c)
 		}
 	case phaseDialing:
 		if c.st.expired(now) {
