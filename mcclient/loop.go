@@ -29,16 +29,15 @@ import (
 // neither builds one huge batch nor grows gnet's outbound buffer past two
 // slices, and its other connections are served between slices.
 type LoopClient struct {
-	el       gnet.EventLoop
-	ring     *ketama.Ring
-	cfg      Config
-	servers  []loopServer
-	alive    func(i int) bool // bound once: PickLive must not allocate
-	now      int64            // time of the pick in progress, read by alive
-	corked   int
-	dirty    []*loopConn // connections with unsent commands; capacity for all
-	writeMax int         // loopWriteMax; tests lower it
-	closed   bool
+	el      gnet.EventLoop
+	ring    *ketama.Ring
+	cfg     Config
+	servers []loopServer
+	alive   func(i int) bool // bound once: PickLive must not allocate
+	now     int64            // time of the pick in progress, read by alive
+	corked  int
+	dirty   []*loopConn // connections with unsent commands; capacity for all
+	closed  bool
 }
 
 // loopWriteMax bounds the bytes a connection hands gnet in one write. The
@@ -100,7 +99,7 @@ func NewLoopClient(el gnet.EventLoop, ring *ketama.Ring, cfg Config) (*LoopClien
 	}
 	cfg = cfg.withDefaults()
 	srvs := ring.Servers()
-	lc := &LoopClient{el: el, ring: ring, cfg: cfg, servers: make([]loopServer, len(srvs)), writeMax: loopWriteMax}
+	lc := &LoopClient{el: el, ring: ring, cfg: cfg, servers: make([]loopServer, len(srvs))}
 	lc.alive = lc.isAlive
 	lc.dirty = make([]*loopConn, 0, len(srvs)*cfg.ConnsPerServer)
 	for i := range lc.servers {
@@ -108,7 +107,9 @@ func NewLoopClient(el gnet.EventLoop, ring *ketama.Ring, cfg Config) (*LoopClien
 		s.addr = srvs[i].Addr
 		s.conns = make([]*loopConn, cfg.ConnsPerServer)
 		for j := range s.conns {
-			s.conns[j] = &loopConn{lc: lc, srv: s, st: newConnState(cfg.MaxPending, cfg.MaxValueSize)}
+			c := &loopConn{lc: lc, srv: s, st: newConnState(cfg.MaxPending, cfg.MaxValueSize)}
+			c.st.sliceMax = loopWriteMax // tests lower it
+			s.conns[j] = c
 		}
 	}
 	return lc, nil
