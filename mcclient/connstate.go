@@ -1,6 +1,9 @@
 package mcclient
 
-import "bytes"
+import (
+	"bytes"
+	"time"
+)
 
 // opKind is the command an operation sent, which decides the replies it may get.
 type opKind uint8
@@ -55,7 +58,8 @@ type connState struct {
 	queue    [][]byte
 	qhead    int
 	free     [][]byte
-	freeLow  int // fewest chunks in free since the last decay
+	freeLow  int   // fewest chunks in free since the last decay
+	decayAt  int64 // unix nanoseconds: when decay next lets chunks go
 	handing  []byte
 	// epoch changes whenever failAll runs, so receive can tell that a handler
 	// it called tore the connection down under it.
@@ -145,14 +149,32 @@ func (s *connState) recycle(c []byte) {
 	}
 }
 
-// decay lets go of the kept chunks that were not needed since its last
-// call (the fewest kept at any time since then), so the chunks of a burst
-// outlive it by at most two calls. The LoopClient calls it from Sweep.
-func (s *connState) decay() {
-	if n := s.freeLow; n > 0 {
+// chunkKeep is how long a LoopClient connection keeps chunks it does not
+// use: bursts a second apart reuse them without allocating, and an idle
+// connection does not pin a burst's memory for longer than two of these.
+const chunkKeep = int64(time.Second)
+
+// decay lets go of the chunks kept for reuse that were not needed for a
+// whole chunkKeep (the fewest kept at any time since the last time it let
+// some go), and on an idle connection puts a large chunk left in out, and
+// the last one handed over, among them. The LoopClient calls it from Sweep.
+func (s *connState) decay(now int64) {
+	if now < s.decayAt {
+		return
+	}
+	s.decayAt = now + chunkKeep
+	if n := min(s.freeLow, len(s.free)); n > 0 {
 		clear(s.free[:n]) // the longest unused: chunk takes from the end
 		s.free = append(s.free[:0], s.free[n:]...)
 		clear(s.free[len(s.free):cap(s.free)])
+	}
+	if s.n == 0 && !s.unhanded() {
+		s.recycle(s.handing)
+		s.handing = nil
+		if cap(s.out) > bufKeep {
+			s.recycle(s.out)
+			s.out = nil
+		}
 	}
 	s.freeLow = len(s.free)
 }
@@ -165,9 +187,8 @@ func (s *connState) unhanded() bool { return s.qhead < len(s.queue) || len(s.out
 // what out holds. A slice is whole commands, at most sliceMax bytes of
 // them or one larger command, which is what lets the LoopClient wait for
 // a reply: once memcached has read a slice, its last command is answered.
-// The slice is valid until the next call of nextWrite, trimIdle or
-// failAll, when its chunk is reused; commands started meanwhile do not
-// touch it.
+// The slice is valid until the next call of nextWrite or decay, when its
+// chunk is reused; commands started meanwhile do not touch it.
 func (s *connState) nextWrite() []byte {
 	s.recycle(s.handing)
 	s.handing = nil
@@ -187,28 +208,6 @@ func (s *connState) nextWrite() []byte {
 	}
 	s.handing = p
 	return p
-}
-
-// trimIdle lets go of the chunks a burst of large values grew, once
-// nothing is pending or waiting to be written: while busy they are reused,
-// idle they would pin memory on every connection.
-func (s *connState) trimIdle() {
-	if s.n > 0 || s.unhanded() {
-		return
-	}
-	s.recycle(s.handing)
-	s.handing = nil
-	if cap(s.out) > bufKeep {
-		s.out = nil
-	}
-	keep := s.free[:0]
-	for _, c := range s.free {
-		if cap(c) <= bufKeep {
-			keep = append(keep, c)
-		}
-	}
-	clear(s.free[len(keep):])
-	s.free = keep
 }
 
 // get encodes an mg and queues its slot; the others below likewise. On error

@@ -414,47 +414,52 @@ func TestConnStateNextWriteSlices(t *testing.T) {
 }
 
 // The chunks a burst of large values grew are kept while they are reused,
-// and let go of two sweeps (decay) after they were last needed, or at once
-// when the connection goes idle.
+// and let go of once unused for a whole chunkKeep; an idle connection lets
+// go of the ones it still holds too.
 func TestConnStateLetsChunksGo(t *testing.T) {
 	s := newTestState(64)
 	s.sliceMax = 1 << 20
 	var h nopHandler
-	var replies []byte
+	sets := 0
 	burst := func() {
 		for i := 0; i < 8; i++ {
 			must(t, s.set([]byte("k"), make([]byte, 900<<10), SetOptions{}, h, 0, 1))
+			sets++
 		}
 		for s.nextWrite() != nil {
 		}
 	}
+	now := int64(1)
+	tick := func() { // one Sweep, chunkKeep after the last
+		s.decay(now)
+		now += chunkKeep
+	}
+	tick()
 	burst()
-	s.decay()
+	tick()
 	if len(s.free) < 7 {
 		t.Fatalf("%d chunks kept after a burst of 8", len(s.free))
 	}
 	burst() // reuses them all
-	s.decay()
+	tick()
 	if len(s.free) < 7 {
 		t.Fatalf("%d chunks kept after they were reused", len(s.free))
 	}
-	s.decay() // unused since the last decay
+	s.decay(now - 1) // within chunkKeep of the last decay: nothing happens
+	tick()           // unused since the last decay
 	if len(s.free) != 0 {
-		t.Fatalf("%d chunks kept two sweeps after the last burst", len(s.free))
+		t.Fatalf("%d chunks kept a whole chunkKeep after the last burst", len(s.free))
 	}
 	burst()
-	for i := 0; i < 24; i++ { // the three bursts' sets
+	var replies []byte
+	for i := 0; i < sets; i++ {
 		replies = fmt.Appendf(replies, "HD O%d\r\n", i)
 	}
 	must(t, s.receive(replies))
-	s.trimIdle()
-	if cap(s.out) > bufKeep || cap(s.handing) > 0 {
-		t.Fatalf("idle with a %d-byte chunk in out, %d being handed", cap(s.out), cap(s.handing))
-	}
-	for _, c := range s.free {
-		if cap(c) > bufKeep {
-			t.Fatalf("idle with a %d-byte chunk kept", cap(c))
-		}
+	tick()
+	tick()
+	if len(s.free) != 0 || cap(s.out) > bufKeep || s.handing != nil {
+		t.Fatalf("idle for two chunkKeeps with %d chunks kept, %d bytes in out, %d being handed", len(s.free), cap(s.out), cap(s.handing))
 	}
 }
 
@@ -482,7 +487,6 @@ func TestConnStateNextWriteDoesNotAllocate(t *testing.T) {
 		for s.nextWrite() != nil {
 		}
 		must(t, s.receive(replies))
-		s.trimIdle()
 	}
 	run()
 	if allocs := testing.AllocsPerRun(200, run); allocs != 0 {

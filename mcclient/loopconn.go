@@ -96,14 +96,10 @@ func (l *loopLink) OnTraffic(gc gnet.Conn) gnet.Action {
 		c.streak = 0
 		c.srv.h.success()
 	}
-	if l.current() {
-		if c.st.unhanded() {
-			// Replies mean memcached read on: hand it the next slice if
-			// gnet has written out the previous one.
-			lc.queued(c)
-		} else {
-			c.st.trimIdle()
-		}
+	if l.current() && c.st.unhanded() {
+		// Replies mean memcached read on: hand it the next slice if gnet
+		// has written out the previous one.
+		lc.queued(c)
 	}
 	lc.Uncork()
 	if !l.current() {
@@ -216,7 +212,7 @@ func (c *loopConn) drop() {
 // sweep applies deadlines to one connection at now.
 func (c *loopConn) sweep(now int64) {
 	cfg := &c.lc.cfg
-	c.st.decay()
+	c.st.decay(now)
 	switch c.phase {
 	case phaseUp:
 		if c.st.expired(now) {
