@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,11 @@ import (
 //
 // The other clients get one idle connection per goroutine (their defaults
 // keep 2 and would redial under load) and a 5 s timeout.
+//
+// The loop client also reports loop-p99-us and loop-max-us: how long a
+// task handed to its event loop every millisecond waited to run, i.e. what
+// a request on the loop's other connections would wait while the client
+// writes and reads there.
 
 var (
 	mcSizes = []int{100, 10 << 10, 100 << 10}
@@ -237,10 +244,67 @@ func runLoop(b *testing.B, addr string, get bool, keys []string, value []byte) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
+	p := startProbe(el)
 	d.run(b, el, b.N)
 	elapsed := time.Since(start)
 	b.StopTimer()
+	p.report(b)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+}
+
+// loopProbe hands its event loop a task every millisecond and records how
+// long each waited to run.
+type loopProbe struct {
+	stop chan struct{}
+	done chan struct{}
+	lat  []time.Duration
+}
+
+func startProbe(el gnet.EventLoop) *loopProbe {
+	p := &loopProbe{stop: make(chan struct{}), done: make(chan struct{}), lat: make([]time.Duration, 0, 1<<16)}
+	ran := make(chan struct{}, 1)
+	task := gnet.RunnableFunc(func(context.Context) error {
+		ran <- struct{}{}
+		return nil
+	})
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			start := time.Now()
+			if el.Execute(context.Background(), task) != nil {
+				return
+			}
+			select {
+			case <-ran:
+			case <-p.stop:
+				return
+			}
+			if len(p.lat) < cap(p.lat) {
+				p.lat = append(p.lat, time.Since(start))
+			}
+		}
+	}()
+	return p
+}
+
+// report stops the probe and reports the 99th percentile and the maximum wait.
+func (p *loopProbe) report(b *testing.B) {
+	close(p.stop)
+	<-p.done
+	if len(p.lat) == 0 {
+		return
+	}
+	slices.Sort(p.lat)
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	b.ReportMetric(us(p.lat[len(p.lat)*99/100]), "loop-p99-us")
+	b.ReportMetric(us(p.lat[len(p.lat)-1]), "loop-max-us")
 }
 
 // loopDriver is the Handler; its fields are touched only on the loop.

@@ -317,7 +317,8 @@ func (c *clientConn) writeDirect(value []byte) {
 // released, swapping in the spare buffer so others keep queueing. A
 // failed write breaks the connection, unless it was already replaced.
 func (c *clientConn) writeQueued(value []byte) {
-	buf, nc := c.st.takeOut(c.spare), c.nc
+	buf, nc := c.st.out, c.nc
+	c.st.out = c.spare[:0]
 	c.mu.Unlock()
 	var err error
 	if value == nil {

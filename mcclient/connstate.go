@@ -1,6 +1,9 @@
 package mcclient
 
-import "bytes"
+import (
+	"bytes"
+	"time"
+)
 
 // opKind is the command an operation sent, which decides the replies it may get.
 type opKind uint8
@@ -18,11 +21,8 @@ type slot struct {
 	h        Handler
 	token    uint64
 	deadline int64 // unix nanoseconds
-	// end is the offset just past the operation's command in the output
-	// buffer that holds it: the command boundaries nextWrite cuts at.
-	end    int
-	opaque uint32
-	kind   opKind
+	opaque   uint32
+	kind     opKind
 }
 
 // bufKeep is the capacity above which an idle buffer is dropped instead of
@@ -37,25 +37,30 @@ const bufKeep = 256 << 10
 // no locks: the LoopClient touches it only on its event loop, the Client
 // only under the connection's mutex.
 //
-// The Client takes all of out at once (takeOut). The LoopClient hands its
-// commands over in bounded slices (nextWrite): out is double-buffered with
-// wbuf, the previous out, whose first woff bytes are handed over; new
-// commands keep appending to out meanwhile, so neither buffer is ever
-// compacted or copied. The pending operations whose commands are not handed
-// over yet are the newest wops+oops of the FIFO: wops of them end in wbuf,
-// then oops in out.
+// The Client writes all of out at once. The LoopClient sets sliceMax and
+// hands its commands over in slices (nextWrite): out is then a chunk of
+// whole commands that is queued as it is when the next command would take
+// it past sliceMax, so no slice is cut from a larger buffer and no buffer
+// grows with the backlog: a burst of large values is a list of chunks, not
+// one buffer that is copied each time it grows.
 type connState struct {
-	slots      []slot
-	head, n    int
-	opaque     uint32 // token for the next operation
-	out        []byte
-	wbuf       []byte
-	woff       int
-	wops, oops int
-	in         []byte
-	reply      Reply
-	res        Result
-	maxValue   int
+	slots    []slot
+	head, n  int
+	opaque   uint32 // token for the next operation
+	out      []byte
+	in       []byte
+	reply    Reply
+	res      Result
+	maxValue int
+	// The LoopClient's chunks (see above): full ones waiting, oldest at
+	// qhead; emptied ones kept for reuse; the one nextWrite returned last.
+	sliceMax int
+	queue    [][]byte
+	qhead    int
+	free     [][]byte
+	freeLow  int   // fewest chunks in free since the last decay
+	decayAt  int64 // unix nanoseconds: when decay next lets chunks go
+	handing  []byte
 	// epoch changes whenever failAll runs, so receive can tell that a handler
 	// it called tore the connection down under it.
 	epoch uint64
@@ -75,29 +80,17 @@ func (s *connState) expired(now int64) bool {
 	return s.n > 0 && s.slots[s.head].deadline <= now
 }
 
-// push queues the slot of the command just appended to out.
 func (s *connState) push(kind opKind, h Handler, token uint64, deadline int64) {
 	i := s.head + s.n
 	if i >= len(s.slots) {
 		i -= len(s.slots)
 	}
-	s.slots[i] = slot{h: h, token: token, deadline: deadline, end: len(s.out), opaque: s.opaque, kind: kind}
+	s.slots[i] = slot{h: h, token: token, deadline: deadline, opaque: s.opaque, kind: kind}
 	s.n++
-	s.oops++
 	s.opaque++
 }
 
 func (s *connState) pop() slot {
-	if s.wops+s.oops == s.n {
-		// A reply to a command never handed over: only tests that feed
-		// connState replies without a driver see one. Its bytes stay
-		// where they are and go out with the next slice.
-		if s.wops > 0 {
-			s.wops--
-		} else {
-			s.oops--
-		}
-	}
 	sl := s.slots[s.head]
 	s.slots[s.head] = slot{}
 	s.head++
@@ -108,74 +101,113 @@ func (s *connState) pop() slot {
 	return sl
 }
 
-// unhanded reports whether commands wait to be handed to the connection.
-func (s *connState) unhanded() bool { return s.woff < len(s.wbuf) || len(s.out) > 0 }
+// cmdLineRoom is more than any command holds besides its key and value
+// (flags, numbers, spaces and CRLFs: at most 101 bytes, an ma with every
+// flag), so that reserve can bound a command's size before encoding it.
+const cmdLineRoom = 128
 
-// nextWrite returns the next slice of commands for the LoopClient to hand
-// to its connection, or nil when none waits: whole commands, oldest first,
-// at most max bytes of them — or one command alone when it is larger. The
-// slice aliases the state's buffers and is valid until the next call of
-// nextWrite or failAll; commands started meanwhile do not touch it.
-//
-// Cutting only at command boundaries is what lets the LoopClient wait for
-// a reply: once memcached has read a slice, its last command is answered.
-func (s *connState) nextWrite(max int) []byte {
-	if s.woff == len(s.wbuf) {
-		if len(s.out) == 0 {
-			return nil
-		}
-		s.wbuf, s.out, s.woff = s.out, s.wbuf[:0], 0
-		s.wops, s.oops = s.oops, 0
-	}
-	cut := len(s.wbuf)
-	if s.wops > 0 {
-		i := s.head + s.n - s.wops - s.oops
-		if i >= len(s.slots) {
-			i -= len(s.slots)
-		}
-		k := 0
-		for k < s.wops {
-			e := s.slots[i].end
-			if k > 0 && e-s.woff > max {
-				break
-			}
-			cut = e
-			k++
-			if i++; i == len(s.slots) {
-				i = 0
-			}
-		}
-		if s.wops -= k; s.wops == 0 {
-			// Trailing bytes of operations no longer pending (see pop) go too.
-			cut = len(s.wbuf)
-		}
-	}
-	p := s.wbuf[s.woff:cut]
-	s.woff = cut
-	return p
-}
-
-// trimIdle lets go of output buffers a burst grew past writeBufKeep, once
-// nothing is pending: kept while busy, they are reused without copying.
-func (s *connState) trimIdle() {
-	if s.n > 0 || s.unhanded() {
+// reserve readies out for a command of keyLen and valueLen bytes, when the
+// LoopClient slices the output: if out already holds commands and this one
+// could take it past sliceMax, out is queued whole and a new chunk takes
+// its place. So every chunk holds at most sliceMax bytes of whole
+// commands, or one larger command.
+func (s *connState) reserve(keyLen, valueLen int) {
+	if s.sliceMax == 0 {
 		return
 	}
-	if cap(s.wbuf) > writeBufKeep {
-		s.wbuf = nil
+	n := 2*keyLen + valueLen + cmdLineRoom // a base64 key is at most 4/3 as long
+	if len(s.out) == 0 || len(s.out)+n <= s.sliceMax {
+		return
 	}
-	if cap(s.out) > writeBufKeep {
-		s.out = nil
-	}
-	s.wbuf, s.woff = s.wbuf[:0], 0
+	s.queue = append(s.queue, s.out)
+	s.out = s.chunk(max(n, s.sliceMax))
 }
 
-// takeOut hands every queued command over at once, for the Client: it
-// returns out and puts spare, emptied, in its place.
-func (s *connState) takeOut(spare []byte) []byte {
-	out := s.out
-	s.out, s.oops = spare[:0], 0
-	return out
+// chunk returns an empty chunk: the one kept last, or a new one of
+// capacity size (nil for 0, to grow with what is appended).
+func (s *connState) chunk(size int) []byte {
+	if k := len(s.free); k > 0 {
+		c := s.free[k-1]
+		s.free[k-1] = nil
+		s.free = s.free[:k-1]
+		s.freeLow = min(s.freeLow, k-1)
+		return c
+	}
+	s.freeLow = 0
+	if size == 0 {
+		return nil
+	}
+	return make([]byte, 0, size)
+}
+
+// recycle keeps an emptied chunk for reuse, unless it is oversized (it
+// held one large command). While a backlog drains, chunks are written as
+// others fill: reusing them, the turnover does not allocate.
+func (s *connState) recycle(c []byte) {
+	if c != nil && cap(c) <= 2*s.sliceMax {
+		s.free = append(s.free, c[:0])
+	}
+}
+
+// chunkKeep is how long a LoopClient connection keeps chunks it does not
+// use: bursts a second apart reuse them without allocating, and an idle
+// connection does not pin a burst's memory for longer than two of these.
+const chunkKeep = int64(time.Second)
+
+// decay lets go of the chunks kept for reuse that were not needed for a
+// whole chunkKeep (the fewest kept at any time since the last time it let
+// some go), and on an idle connection puts a large chunk left in out, and
+// the last one handed over, among them. The LoopClient calls it from Sweep.
+func (s *connState) decay(now int64) {
+	if now < s.decayAt {
+		return
+	}
+	s.decayAt = now + chunkKeep
+	if n := min(s.freeLow, len(s.free)); n > 0 {
+		clear(s.free[:n]) // the longest unused: chunk takes from the end
+		s.free = append(s.free[:0], s.free[n:]...)
+		clear(s.free[len(s.free):cap(s.free)])
+	}
+	if s.n == 0 && !s.unhanded() {
+		s.recycle(s.handing)
+		s.handing = nil
+		if cap(s.out) > bufKeep {
+			s.recycle(s.out)
+			s.out = nil
+		}
+	}
+	s.freeLow = len(s.free)
+}
+
+// unhanded reports whether commands wait to be handed to the connection.
+func (s *connState) unhanded() bool { return s.qhead < len(s.queue) || len(s.out) > 0 }
+
+// nextWrite returns the next slice of commands for the LoopClient to hand
+// to its connection, or nil when none waits: the oldest full chunk, else
+// what out holds. A slice is whole commands, at most sliceMax bytes of
+// them or one larger command, which is what lets the LoopClient wait for
+// a reply: once memcached has read a slice, its last command is answered.
+// The slice is valid until the next call of nextWrite or decay, when its
+// chunk is reused; commands started meanwhile do not touch it.
+func (s *connState) nextWrite() []byte {
+	s.recycle(s.handing)
+	s.handing = nil
+	var p []byte
+	switch {
+	case s.qhead < len(s.queue):
+		p = s.queue[s.qhead]
+		s.queue[s.qhead] = nil
+		if s.qhead++; s.qhead == len(s.queue) {
+			s.queue, s.qhead = s.queue[:0], 0
+		}
+	case len(s.out) > 0:
+		p = s.out
+		s.out = s.chunk(0)
+	default:
+		return nil
+	}
+	s.handing = p
+	return p
 }
 
 // get encodes an mg and queues its slot; the others below likewise. On error
@@ -184,6 +216,7 @@ func (s *connState) get(key []byte, opt GetOptions, h Handler, token uint64, dea
 	if s.n == len(s.slots) {
 		return ErrQueueFull
 	}
+	s.reserve(len(key), 0)
 	out, err := AppendGet(s.out, key, s.opaque, opt)
 	if err != nil {
 		return err
@@ -200,6 +233,7 @@ func (s *connState) set(key, value []byte, opt SetOptions, h Handler, token uint
 	if len(value) > s.maxValue {
 		return ErrValueTooLarge
 	}
+	s.reserve(len(key), len(value))
 	out, err := AppendSet(s.out, key, value, s.opaque, opt)
 	if err != nil {
 		return err
@@ -231,6 +265,7 @@ func (s *connState) delete(key []byte, opt DeleteOptions, h Handler, token uint6
 	if s.n == len(s.slots) {
 		return ErrQueueFull
 	}
+	s.reserve(len(key), 0)
 	out, err := AppendDelete(s.out, key, s.opaque, opt)
 	if err != nil {
 		return err
@@ -244,6 +279,7 @@ func (s *connState) arith(key []byte, opt ArithOptions, h Handler, token uint64,
 	if s.n == len(s.slots) {
 		return ErrQueueFull
 	}
+	s.reserve(len(key), 0)
 	out, err := AppendArith(s.out, key, s.opaque, opt)
 	if err != nil {
 		return err
@@ -257,6 +293,7 @@ func (s *connState) noop(h Handler, token uint64, deadline int64) error {
 	if s.n == len(s.slots) {
 		return ErrQueueFull
 	}
+	s.reserve(0, 0)
 	s.out = AppendNoop(s.out)
 	s.push(opNoop, h, token, deadline)
 	return nil
@@ -408,13 +445,15 @@ func statusFor(kind opKind, c Code) Status {
 // operations on this connection first.
 func (s *connState) failAll(err error) {
 	s.epoch++
-	s.out, s.wbuf, s.woff, s.wops, s.oops = s.out[:0], s.wbuf[:0], 0, 0, 0
+	s.out = s.out[:0]
 	if cap(s.out) > bufKeep {
 		s.out = nil
 	}
-	if cap(s.wbuf) > bufKeep {
-		s.wbuf = nil
+	for i := s.qhead; i < len(s.queue); i++ {
+		s.recycle(s.queue[i])
 	}
+	clear(s.queue)
+	s.queue, s.qhead = s.queue[:0], 0
 	s.in = s.in[:0]
 	if cap(s.in) > bufKeep {
 		s.in = nil

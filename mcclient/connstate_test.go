@@ -344,25 +344,28 @@ func FuzzReceive(f *testing.F) {
 }
 
 // nextWrite hands the commands over in slices of whole commands, at most
-// max bytes unless one command alone is larger, in order, while commands
-// started meanwhile keep queueing behind them.
+// sliceMax bytes unless one command alone is larger, in order, while
+// commands started meanwhile keep queueing behind them.
 func TestConnStateNextWriteSlices(t *testing.T) {
 	const max = 1000
 	s := newTestState(64)
+	s.sliceMax = max
 	var h recorder
 	var want []byte // every command, in the order started
 	var ends []int  // stream offsets just past each command
 	start := func(size int) {
 		t.Helper()
-		before := len(s.out)
+		var cmd []byte
+		cmd, err := AppendSet(nil, fmt.Appendf(nil, "k%d", len(ends)), bytes.Repeat([]byte{byte('a' + len(ends)%26)}, size), uint32(len(ends)), SetOptions{})
+		must(t, err)
 		must(t, s.set(fmt.Appendf(nil, "k%d", len(ends)), bytes.Repeat([]byte{byte('a' + len(ends)%26)}, size), SetOptions{}, &h, 0, 1))
-		want = append(want, s.out[before:]...)
+		want = append(want, cmd...)
 		ends = append(ends, len(want))
 	}
 	var got []byte
 	take := func() bool {
 		t.Helper()
-		p := s.nextWrite(max)
+		p := s.nextWrite()
 		if p == nil {
 			return false
 		}
@@ -379,58 +382,93 @@ func TestConnStateNextWriteSlices(t *testing.T) {
 		}
 		return true
 	}
-	if s.unhanded() || s.nextWrite(max) != nil {
+	if s.unhanded() || s.nextWrite() != nil {
 		t.Fatal("something to write before anything was started")
 	}
 	for _, size := range []int{10, 300, 400, 200, 5000, 10, 10} {
 		start(size)
 	}
-	take() // the first 1000 bytes or so; the 5000-byte one will go alone
-	// Commands started while a slice's buffer is still being handed over
-	// queue behind it, in the other buffer.
+	take()
+	// Commands started between slices queue behind the ones left.
 	start(700)
 	start(20)
 	for take() {
-		if len(ends) < 12 {
-			start(100 * len(ends))
+		if len(ends) < 30 {
+			start(100 * (len(ends) % 12))
 		}
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("handed over %d bytes, not the %d started, in order", len(got), len(want))
 	}
-	if s.unhanded() || s.wops != 0 || s.oops != 0 || s.pending() != len(ends) {
-		t.Fatalf("after everything was handed: unhanded %v, wops %d oops %d, pending %d", s.unhanded(), s.wops, s.oops, s.pending())
+	if s.unhanded() || s.pending() != len(ends) {
+		t.Fatalf("after everything was handed: unhanded %v, pending %d", s.unhanded(), s.pending())
 	}
 	// failAll forgets what was not handed over.
 	start(10)
+	start(5000)
 	start(20)
 	s.failAll(ErrConnClosed)
-	if s.unhanded() || s.nextWrite(max) != nil || s.wops != 0 || s.oops != 0 {
+	if s.unhanded() || s.nextWrite() != nil {
 		t.Fatal("commands left to write after failAll")
 	}
 }
 
-// An answer to a command that was never handed over (only a test can make
-// one) leaves the counts of unhanded operations right.
-func TestConnStateReplyBeforeHandover(t *testing.T) {
-	s := newTestState(8)
-	var h recorder
-	must(t, s.get([]byte("a"), GetOptions{}, &h, 0, 1))
-	must(t, s.get([]byte("b"), GetOptions{}, &h, 1, 1))
-	must(t, s.receive([]byte("EN O0\r\n")))
-	if s.oops != 1 || s.pending() != 1 {
-		t.Fatalf("oops %d pending %d", s.oops, s.pending())
+// The chunks a burst of large values grew are kept while they are reused,
+// and let go of once unused for a whole chunkKeep; an idle connection lets
+// go of the ones it still holds too.
+func TestConnStateLetsChunksGo(t *testing.T) {
+	s := newTestState(64)
+	s.sliceMax = 1 << 20
+	var h nopHandler
+	sets := 0
+	burst := func() {
+		for i := 0; i < 8; i++ {
+			must(t, s.set([]byte("k"), make([]byte, 900<<10), SetOptions{}, h, 0, 1))
+			sets++
+		}
+		for s.nextWrite() != nil {
+		}
 	}
-	if p := s.nextWrite(1 << 20); string(p) != "mg a v f c t O0\r\nmg b v f c t O1\r\n" {
-		t.Fatalf("slice %q: want the answered command's bytes too, then the pending one", p)
+	now := int64(1)
+	tick := func() { // one Sweep, chunkKeep after the last
+		s.decay(now)
+		now += chunkKeep
+	}
+	tick()
+	burst()
+	tick()
+	if len(s.free) < 7 {
+		t.Fatalf("%d chunks kept after a burst of 8", len(s.free))
+	}
+	burst() // reuses them all
+	tick()
+	if len(s.free) < 7 {
+		t.Fatalf("%d chunks kept after they were reused", len(s.free))
+	}
+	s.decay(now - 1) // within chunkKeep of the last decay: nothing happens
+	tick()           // unused since the last decay
+	if len(s.free) != 0 {
+		t.Fatalf("%d chunks kept a whole chunkKeep after the last burst", len(s.free))
+	}
+	burst()
+	var replies []byte
+	for i := 0; i < sets; i++ {
+		replies = fmt.Appendf(replies, "HD O%d\r\n", i)
+	}
+	must(t, s.receive(replies))
+	tick()
+	tick()
+	if len(s.free) != 0 || cap(s.out) > bufKeep || s.handing != nil {
+		t.Fatalf("idle for two chunkKeeps with %d chunks kept, %d bytes in out, %d being handed", len(s.free), cap(s.out), cap(s.handing))
 	}
 }
 
-// The LoopClient's write path reuses its two buffers: no allocation per
+// The LoopClient's write path reuses its chunks: no allocation per
 // operation once they have grown.
 func TestConnStateNextWriteDoesNotAllocate(t *testing.T) {
 	s := newTestState(64)
-	key, val := []byte("key"), bytes.Repeat([]byte("v"), 300)
+	s.sliceMax = 1000
+	key, val := []byte("key"), bytes.Repeat([]byte("v"), 100)
 	var h nopHandler
 	var replies []byte
 	op := uint32(0)
@@ -439,19 +477,45 @@ func TestConnStateNextWriteDoesNotAllocate(t *testing.T) {
 		for i := 0; i < 8; i++ {
 			must(t, s.set(key, val, SetOptions{}, h, 0, 1))
 			if i%3 == 0 {
-				_ = s.nextWrite(1000)
+				_ = s.nextWrite()
 			}
 			replies = append(replies, "HD c1 O"...)
 			replies = appendUint(replies, op)
 			replies = append(replies, "\r\n"...)
 			op++
 		}
-		for s.nextWrite(1000) != nil {
+		for s.nextWrite() != nil {
 		}
 		must(t, s.receive(replies))
 	}
 	run()
 	if allocs := testing.AllocsPerRun(200, run); allocs != 0 {
 		t.Fatalf("%v allocations per round of 8 sets", allocs)
+	}
+}
+
+// reserve's bound holds: no command is longer than twice its key (base64
+// keys are longer than raw ones) plus its value plus cmdLineRoom.
+func TestCmdLineRoom(t *testing.T) {
+	for _, key := range [][]byte{[]byte("k"), bytes.Repeat([]byte("k"), 250), {0}, bytes.Repeat([]byte{0xff}, 186)} {
+		const u32, u64 = 1<<32 - 1, 1<<64 - 1
+		value := []byte("v")
+		check := func(name string, cmd []byte, err error, valueLen int) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if len(cmd) > 2*len(key)+valueLen+cmdLineRoom {
+				t.Errorf("%s with a %d-byte key: %d bytes, more than reserve allows", name, len(key), len(cmd))
+			}
+		}
+		cmd, err := AppendGet(nil, key, u32, GetOptions{Vivify: u32, Recache: u32, Touch: true, TouchTTL: -1 << 31, NoBump: true, WantHitBefore: true, WantLastAccess: true})
+		check("mg", cmd, err, 0)
+		cmd, err = AppendSet(nil, key, value, u32, SetOptions{TTL: -1 << 31, Flags: u32, CAS: u64, Invalidate: true, Mode: ModePrepend})
+		check("ms", cmd, err, len(value))
+		cmd, err = AppendDelete(nil, key, u32, DeleteOptions{CAS: u64, Invalidate: true, TTL: -1 << 31})
+		check("md", cmd, err, 0)
+		cmd, err = AppendArith(nil, key, u32, ArithOptions{Mode: Decr, Delta: u64, Create: true, CreateTTL: u32, Initial: u64, CAS: u64})
+		check("ma", cmd, err, 0)
 	}
 }

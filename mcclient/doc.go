@@ -31,7 +31,12 @@
 // EventHandler must forward OnOpen, OnTraffic and OnClose of connections
 // whose Context() implements LoopConnHandler (see LoopConn and LoopHost),
 // and call LoopClient.Sweep on the loop periodically (e.g. from OnTick via
-// EventLoop.Execute), since gnet has no per-connection deadlines.
+// EventLoop.Execute), since gnet has no per-connection deadlines. Its
+// connections write in slices of whole commands of at most 1 MiB, one at a
+// time with the loop's other events served in between, so many large
+// values in flight neither stall the loop nor pile up in gnet's outbound
+// buffer; the rest waits in the client, and fails with everything pending
+// if its connection is lost or times out.
 //
 // Client is goroutine-safe with automatic pipelining, for tools, tests and
 // programs without an event loop: concurrent callers share

@@ -96,14 +96,10 @@ func (l *loopLink) OnTraffic(gc gnet.Conn) gnet.Action {
 		c.streak = 0
 		c.srv.h.success()
 	}
-	if l.current() {
-		if c.st.unhanded() {
-			// Replies mean memcached read on: hand it the next slice if
-			// gnet has written out the previous one.
-			lc.queued(c)
-		} else {
-			c.st.trimIdle()
-		}
+	if l.current() && c.st.unhanded() {
+		// Replies mean memcached read on: hand it the next slice if gnet
+		// has written out the previous one.
+		lc.queued(c)
 	}
 	lc.Uncork()
 	if !l.current() {
@@ -133,7 +129,7 @@ func (l *loopLink) OnClose(gnet.Conn, error) gnet.Action {
 }
 
 // flush hands gnet the next slice of queued commands (st.nextWrite: whole
-// commands, at most lc.writeMax bytes, or one larger command alone), unless
+// commands, at most st.sliceMax bytes, or one larger command alone), unless
 // gnet still holds a slice's worth of earlier ones. gnet's Write sends at
 // once and copies into the connection's outbound buffer only what the
 // socket did not take, so that buffer never holds more than two slices.
@@ -151,10 +147,10 @@ func (c *loopConn) flush() {
 		return
 	}
 	l := c.link
-	if l.gc.OutboundBuffered() >= c.lc.writeMax {
+	if l.gc.OutboundBuffered() >= c.st.sliceMax {
 		return
 	}
-	p := c.st.nextWrite(c.lc.writeMax)
+	p := c.st.nextWrite()
 	if p == nil {
 		return
 	}
@@ -166,7 +162,7 @@ func (c *loopConn) flush() {
 	}
 	buffered := l.gc.OutboundBuffered()
 	c.maxOutbound = max(c.maxOutbound, buffered)
-	if buffered < c.lc.writeMax && c.st.unhanded() && !c.resuming {
+	if buffered < c.st.sliceMax && c.st.unhanded() && !c.resuming {
 		c.resuming = true
 		if c.lc.el.Execute(context.Background(), c) != nil {
 			c.resuming = false // the engine is stopping: replies and Sweep still resume
@@ -216,6 +212,7 @@ func (c *loopConn) drop() {
 // sweep applies deadlines to one connection at now.
 func (c *loopConn) sweep(now int64) {
 	cfg := &c.lc.cfg
+	c.st.decay(now)
 	switch c.phase {
 	case phaseUp:
 		if c.st.expired(now) {

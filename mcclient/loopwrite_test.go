@@ -32,7 +32,7 @@ func waitStalled(t *testing.T, e *loopEnv, c *loopConn) int {
 		var stalled bool
 		e.on(func() {
 			held = c.link.gc.OutboundBuffered()
-			stalled = held >= e.lc.writeMax && c.st.unhanded()
+			stalled = held >= c.st.sliceMax && c.st.unhanded()
 		})
 		return stalled
 	})
@@ -65,8 +65,8 @@ func TestLoopClientLargeValuesInFlight(t *testing.T) {
 	for _, writeMax := range []int{loopWriteMax, 64 << 10} {
 		t.Run(fmt.Sprintf("writeMax=%d", writeMax), func(t *testing.T) {
 			e := newLoopEnv(t, ringOf(t, mc), Config{OpTimeout: time.Minute, MaxValueSize: 2 << 20})
-			e.on(func() { e.lc.writeMax = writeMax })
 			c := connectLoop(t, e)
+			e.on(func() { c.st.sliceMax = writeMax })
 			var keys, values [][]byte
 			largest := 0
 			for i := 0; i < 256; i++ {
