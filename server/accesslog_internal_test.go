@@ -97,7 +97,14 @@ func TestAccessLogHitAllocs(t *testing.T) {
 	for range 2000 { // fills several buffers: the free list is stocked
 		run()
 	}
+	// AllocsPerRun counts the whole process: a burst from elsewhere (the
+	// writer goroutine's scheduling, the runtime) can land in one
+	// measurement on a loaded machine, while an allocation of the hit path
+	// shows in every one. So the least of three counts.
 	allocs := testing.AllocsPerRun(2000, run)
+	for range 2 {
+		allocs = min(allocs, testing.AllocsPerRun(2000, run))
+	}
 	t.Logf("allocs per hit with the access log on: %.3f", allocs)
 	if allocs != 0 && !raceEnabled {
 		t.Fatalf("hit path with access log allocates %.3f times per request", allocs)

@@ -311,7 +311,9 @@ var backgroundAllocators = []string{
 	"github.com/panjf2000/ants/v2.(*poolCommon).ticktock",
 	"time.goFunc",
 	"runtime.gcBgMarkWorker",
-	"runtime.allocm", // the scheduler starting an OS thread (seen under load)
+	"runtime.allocm",            // the scheduler starting an OS thread (seen under load)
+	"runtime.bgscavenge",        // the runtime's memory scavenger re-arming its timer
+	"runtime.(*timers).addHeap", // any timer heap growing (the runtime's own timers included)
 	"runtime.interfaceSwitch",
 	"runtime.typeAssert",
 }
