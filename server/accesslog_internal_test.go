@@ -167,23 +167,7 @@ func TestMemcachedHitPathAccessLogAllocates(t *testing.T) {
 			h.hits(t, 400) // warm: buffers reach their steady size, the free list is stocked
 			n := 2000 / depth
 			hits := n * depth
-			per := mallocsPer(hits, func() { h.hits(t, n) })
-			t.Logf("whole process, access log on: %.4f allocations per hit (%d hits)", per, hits)
-			if raceEnabled {
-				return
-			}
-			if per > 1.0/8 {
-				t.Errorf("memcached hit path with access log: %.4f allocations per request, whole process", per)
-			}
-			hit, bg := profiledAllocs(func() { h.hits(t, n) })
-			var nbg int64
-			for _, s := range bg {
-				nbg += s.n
-			}
-			t.Logf("%d allocations from timers while %d hits ran (not per hit)", nbg, hits)
-			for _, s := range hit {
-				t.Errorf("%d allocations in %d hits at:%s", s.n, hits, s.stack)
-			}
+			checkHitAllocs(t, "memcached hit path with access log", hits, func() { h.hits(t, n) })
 		})
 	}
 }

@@ -74,15 +74,13 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive,
 		ae: append([]byte(nil), req.AcceptEncoding...),
 	}
-	fw := upstream.Forward{ClientIP: c.clientIP(), Proto: "http", Via: "1.1 mcpage", ForwardedHost: true}
+	fw := c.forwardFacts(k == kindFill || k == kindRevalidate)
 	switch k {
 	case kindFill, kindRevalidate:
 		s.stats.Misses.Add(1)
 		x.f.inm = append([]byte(nil), p.inm...)
 		x.f.ims = append([]byte(nil), p.ims...)
 		x.key = append([]byte(nil), p.key...)
-		fw.AcceptEncoding = gzipOnly
-		fw.StripConditional = true
 		fw.ForceGET = p.isHead
 	case kindUnsafe:
 		s.stats.Passes.Add(1)
@@ -136,6 +134,19 @@ func (x *exchange) submit(req *httpparse.Request, body []byte, fw *upstream.Forw
 		return err
 	}
 	return nil
+}
+
+// forwardFacts is how c's requests are forwarded: its address, mcpage's
+// hop, the keyed host. A cache fill asks the origin for gzip (stored once,
+// decoded per client) and without the client's conditionals (the page is
+// stored whole, and answered conditionally from the record).
+func (c *conn) forwardFacts(fill bool) upstream.Forward {
+	fw := upstream.Forward{ClientIP: c.clientIP(), Proto: "http", Via: "1.1 mcpage", ForwardedHost: true}
+	if fill {
+		fw.AcceptEncoding = gzipOnly
+		fw.StripConditional = true
+	}
+	return fw
 }
 
 // clientIP is the peer address for X-Forwarded-For.

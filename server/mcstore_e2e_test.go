@@ -254,13 +254,5 @@ func TestMemcachedOneFillerAcrossProcesses(t *testing.T) {
 // another process lands asynchronously), bounded.
 func waitHit(t *testing.T, c *client, path string) *response {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		r := c.get(path)
-		if r.xcache() == "HIT" {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became a HIT: %s", path, r.xcache())
-		}
-	}
+	return waitLabel(t, c, path, "HIT")
 }

@@ -146,10 +146,8 @@ func (c *conn) refresh(p *pending, req *httpparse.Request, rec []byte, r *pagere
 	}
 	x := &exchange{l: l, kind: k, key: bytes.Clone(p.key), leader: true, http11: true}
 	x.f = facts{gzipOK: true, ae: anyEncoding}
-	fw := upstream.Forward{
-		ClientIP: c.clientIP(), Proto: "http", Via: "1.1 mcpage", ForwardedHost: true,
-		AcceptEncoding: gzipOnly, StripConditional: true, ForceGET: true,
-	}
+	fw := c.forwardFacts(true)
+	fw.ForceGET = true
 	s.stats.Refreshes.Add(1)
 	if err := x.submit(req, nil, &fw, rec); err != nil {
 		l.abandon(x.key)
