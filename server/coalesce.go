@@ -146,6 +146,12 @@ func (l *loop) wake(rec []byte, ws []waiter) {
 		if p == nil {
 			continue
 		}
+		if stored && len(r.Selector) > 0 && !(p.vary.on() && p.vary.matches(&r)) {
+			// A variant, chosen by the leader's request: look this one's
+			// up again, through the index now stored (vary.go).
+			w.c.relookup(p)
+			continue
+		}
 		if stored && r.Fresh(l.now.Unix()) {
 			w.c.serveHit(p, &r)
 			continue

@@ -56,6 +56,11 @@ type Config struct {
 	// pages are served but not stored. 0 → 8 MiB.
 	MaxItem int
 
+	// MaxVariants bounds the variants stored per URL for responses that
+	// vary on request fields besides Accept-Encoding (vary.go); storing one
+	// more drops the oldest. 0 → DefaultMaxVariants; at most 255.
+	MaxVariants int
+
 	// MaxDecoded is the largest body, in bytes, mcpage ever produces by
 	// inflating a compressed one (for a client that cannot take the stored or
 	// the origin's encoding). A page that decodes to more is not stored
@@ -180,6 +185,10 @@ func (c *Config) withDefaults() Config {
 	if d.MaxItem == 0 {
 		d.MaxItem = DefaultMaxItem
 	}
+	if d.MaxVariants <= 0 {
+		d.MaxVariants = DefaultMaxVariants
+	}
+	d.MaxVariants = min(d.MaxVariants, maxVariantsCap)
 	if d.MaxDecoded <= 0 {
 		d.MaxDecoded = DefaultMaxDecoded
 	}

@@ -78,6 +78,7 @@ type pending struct {
 	inm    []byte // If-None-Match
 	ims    []byte // If-Modified-Since
 	key    []byte
+	vary   slotVary // when the lookup found a variant index (vary.go)
 
 	// raw and body are copies of the request, kept only when the store answers
 	// asynchronously, so a miss can still be forwarded.
@@ -112,6 +113,7 @@ func (c *conn) push() *pending {
 	p.isHead, p.gzipOK = false, false
 	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
 	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
+	p.vary.reset()
 	p.method, p.purgeHard, p.counted = mcOther, false, false
 	if len(c.q) == cap(c.q) {
 		c.q = c.l.growQueue(c.q)

@@ -153,6 +153,22 @@ func (c *conn) PageLookup(token uint64, rec []byte, st pagestore.State, err erro
 	found := false
 	if err == nil && rec != nil {
 		if derr := pagerecord.Decode(rec, &r); derr == nil {
+			switch {
+			case r.IsIndex():
+				c.varyLookup(p, token, &r, st) // vary.go
+				return
+			case p.vary.on():
+				if !p.vary.matches(&r) {
+					c.varyMiss(p, token) // another request's variant, or a stale epoch's
+					return
+				}
+				st = p.vary.variantState(st)
+			case len(r.Selector) > 0:
+				// A variant under a URL's own key: never written there.
+				l.store.Delete(p.key)
+				c.varyMiss(p, token)
+				return
+			}
 			if st == 0 && r.Fresh(l.now.Unix()) {
 				c.serveHit(p, &r) // the hit path: nothing more to judge
 				return

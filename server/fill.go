@@ -42,7 +42,7 @@ func (x *exchange) fill(resp *upstream.Response, now time.Time) {
 	}
 	buf := getBlock()
 	defer buf.release()
-	block, validator := appendStoredBlock(buf.b, fields)
+	block, validator := appendStoredBlock(buf.b, fields, d.Vary)
 	buf.b = block
 	plain, ok := x.clientBody(resp, enc, block)
 	if !ok {
@@ -61,6 +61,25 @@ func (x *exchange) fill(resp *upstream.Response, now time.Time) {
 		if len(gz) < len(body)-len(body)/10 { // keep it only if it saves 10 %
 			r.Body = gz
 			r.Encoding = pagerecord.Gzip
+		}
+	}
+	if d.Vary || x.vary.base != nil {
+		var nb [128]byte
+		names, _ := o.pr.VaryNames(nb[:0])
+		switch {
+		case len(names) == 0:
+			x.storeKey = x.vary.base // no longer varies: a page under the URL's key again
+		case !x.placeVariant(&r, names, d.TTL+s.staleKeep(&d), now):
+			// Selecting values too long to store under: served, not stored.
+			if x.replacesStale() {
+				x.drop = true
+			}
+			if plain != nil && plain.held > 0 {
+				x.out = x.appendPassPlain(resp, cachepolicy.ReasonVary, plain)
+				return
+			}
+			x.out = x.passResponse(resp, cachepolicy.ReasonVary, enc, !x.f.clientTakes(enc))
+			return
 		}
 	}
 	if x.keep(&r, &d, validator, plain, now) != nil {
@@ -112,10 +131,12 @@ func (o *originFields) read(resp *upstream.Response, fields []fieldView) []field
 
 // appendStoredBlock appends the fields to store (storedField) to dst as a
 // header block, and reports whether one of them is a validator
-// (pagerecord.IsValidator).
-func appendStoredBlock(dst []byte, fields []fieldView) (block []byte, validator bool) {
+// (pagerecord.IsValidator). With vary (a variant), the Vary lines are
+// stored as received: hits send them, so that caches downstream select
+// variants too.
+func appendStoredBlock(dst []byte, fields []fieldView, vary bool) (block []byte, validator bool) {
 	for _, f := range fields {
-		if storedField(f.name) {
+		if storedField(f.name) || (vary && httpbytes.EqualFold(f.name, "vary")) {
 			dst = appendField(dst, f.name, f.value)
 			validator = validator || pagerecord.IsValidator(f.name)
 		}

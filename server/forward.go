@@ -47,8 +47,14 @@ type exchange struct {
 	drop       bool          // delete key (a revalidated page that may no longer be stored)
 	invalidate [][]byte      // keys an unsafe request's success invalidates
 	relay      *relay        // streamed response: x.out is its head (stream.go)
-	served     string        // X-Cache label when not the kind's (a stale page served on error)
-	took       time.Duration // the pool's exchange time (upstream.Config.Observe), for the access log
+	// Variants (vary.go): what the lookup found, where the record goes when
+	// not under key, and the variant index to write with it.
+	vary     exchangeVary
+	storeKey []byte
+	indexRec []byte
+	indexTTL time.Duration
+	served   string        // X-Cache label when not the kind's (a stale page served on error)
+	took     time.Duration // the pool's exchange time (upstream.Config.Observe), for the access log
 }
 
 var gzipOnly = []byte("gzip")
@@ -81,6 +87,7 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 		x.f.inm = append([]byte(nil), p.inm...)
 		x.f.ims = append([]byte(nil), p.ims...)
 		x.key = append([]byte(nil), p.key...)
+		x.takeVary(p, req)
 		fw.ForceGET = p.isHead
 	case kindUnsafe:
 		s.stats.Passes.Add(1)
@@ -202,19 +209,11 @@ func upstreamDone(job *upstream.Job) {
 func (x *exchange) Run(context.Context) error {
 	l := x.l
 	l.now = l.s.clock()
-	if x.rec != nil {
-		l.store.Set(x.key, x.rec, x.ttl)
-		l.s.stats.Stores.Add(1)
-	} else if x.drop {
-		l.store.Delete(x.key)
-	}
+	x.storeVaried() // store, and settle the store's elections (vary.go)
 	for _, k := range x.invalidate {
 		l.store.Delete(k)
 	}
 	if x.kind == kindFill || x.kind == kindRevalidate {
-		if x.rec == nil {
-			l.abandon(x.key)
-		}
 		if x.leader {
 			l.releaseWaiters(x.key, x.rec)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/mcpage/mcpage/server/cachepolicy"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -30,11 +31,15 @@ type loop struct {
 	live    liveLookup        // the lookup running inside store.Get (dispatch.go)
 	conns   map[*conn]struct{}
 
-	hdr  []byte      // response head being built for a hit
-	iov  [2][]byte   // Writev vector: head, body
-	keyb []byte      // cache key being built
-	now  time.Time   // clock read once per event
-	dec  *decodedLRU // identity bodies of compressed records, for clients that can't take gzip
+	hdr  []byte    // response head being built for a hit
+	iov  [2][]byte // Writev vector: head, body
+	keyb []byte    // cache key being built
+	// Variant lookups (vary.go): a request's selecting values, and the
+	// bytes a variant's digest is computed over.
+	selecting   cachepolicy.Selecting
+	varyScratch []byte
+	now         time.Time   // clock read once per event
+	dec         *decodedLRU // identity bodies of compressed records, for clients that can't take gzip
 
 	// Recycled per-request state, shared by the loop's connections so that an
 	// idle connection holds none of it (idle.go): response slots, one body

@@ -86,7 +86,12 @@ func (l *loop) purgeSync(key []byte, soft bool) bool {
 		return false
 	}
 	var r pagerecord.Record
-	if !soft || pagerecord.Decode(rec, &r) != nil {
+	decoded := pagerecord.Decode(rec, &r) == nil
+	if decoded && r.IsIndex() {
+		l.purgeIndex(key, &r, soft) // vary.go
+		return true
+	}
+	if !soft || !decoded {
 		l.store.Delete(key)
 		return true
 	}

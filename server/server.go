@@ -54,8 +54,10 @@ type Server struct {
 	cfg       Config
 	reqRules  cachepolicy.RequestRules
 	keyPrefix []byte
-	pool      *upstream.Pool
-	embedded  *pagestore.Embedded // nil when cfg.NewStore is set
+	// maxVariants is Config.MaxVariants (vary.go).
+	maxVariants int
+	pool        *upstream.Pool
+	embedded    *pagestore.Embedded // nil when cfg.NewStore is set
 
 	mu    sync.Mutex
 	loops map[gnet.EventLoop]*loop
@@ -115,19 +117,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		metrics:    m,
-		upstreams:  pool.Config().Addrs,
-		cfg:        c,
-		reqRules:   cachepolicy.RequestRules{BypassCookie: c.BypassCookie},
-		keyPrefix:  []byte(c.KeyPrefix),
-		pool:       pool,
-		loops:      make(map[gnet.EventLoop]*loop),
-		fills:      fillRegistry{m: make(map[string][]waiter)},
-		booted:     make(chan struct{}),
-		acceptStop: make(chan struct{}),
-		loopsUp:    make(chan struct{}),
-		acceptDone: make(chan struct{}),
-		engineDone: make(chan struct{}),
+		metrics:     m,
+		upstreams:   pool.Config().Addrs,
+		cfg:         c,
+		reqRules:    cachepolicy.RequestRules{BypassCookie: c.BypassCookie},
+		keyPrefix:   []byte(c.KeyPrefix),
+		maxVariants: c.MaxVariants,
+		pool:        pool,
+		loops:       make(map[gnet.EventLoop]*loop),
+		fills:       fillRegistry{m: make(map[string][]waiter)},
+		booted:      make(chan struct{}),
+		acceptStop:  make(chan struct{}),
+		loopsUp:     make(chan struct{}),
+		acceptDone:  make(chan struct{}),
+		engineDone:  make(chan struct{}),
 	}
 	m.set.RegisterMetricsWriter(s.writeCounters)
 	if c.NewStore == nil {

@@ -145,6 +145,7 @@ func (c *conn) refresh(p *pending, req *httpparse.Request, rec []byte, r *pagere
 		k = kindRevalidate
 	}
 	x := &exchange{l: l, kind: k, key: bytes.Clone(p.key), leader: true, http11: true}
+	x.takeVary(p, req)
 	x.f = facts{gzipOK: true, ae: anyEncoding}
 	fw := c.forwardFacts(true)
 	fw.ForceGET = true
@@ -189,8 +190,10 @@ func (x *exchange) serveStaleInstead(job *upstream.Job, now time.Time) bool {
 // the refreshed page. On the loop.
 func (c *conn) MayServeWhileRefreshing(rec []byte, invalidated bool) bool {
 	var r pagerecord.Record
-	if pagerecord.Decode(rec, &r) != nil {
-		return true // PageLookup drops it at once; waiting would not help
+	if pagerecord.Decode(rec, &r) != nil || r.IsIndex() {
+		// Undecodable: PageLookup drops it at once, waiting would not help.
+		// A variant index: its variant is judged on its own (vary.go).
+		return true
 	}
 	now := c.l.now.Unix()
 	if !invalidated && r.Fresh(now) {

@@ -38,6 +38,7 @@ type options struct {
 	maxTTL           time.Duration
 	compressMin      size
 	maxItem          size
+	maxVariants      int
 	keyPrefix        string
 	bypassCookie     string
 	loops            int
@@ -118,6 +119,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&o.maxTTL, "max-ttl", 24*time.Hour, "cap on any stored page's freshness; 0 = no cap")
 	fs.Var(&o.compressMin, "compress-min", "pages of at least this many bytes are stored gzip-compressed; 0 = never")
 	fs.Var(&o.maxItem, "max-item", "largest page record stored, after compression")
+	fs.IntVar(&o.maxVariants, "max-variants", server.DefaultMaxVariants, "most variants stored per URL for responses that Vary on request fields besides Accept-Encoding; one more drops the oldest (1..255)")
 	fs.StringVar(&o.keyPrefix, "key-prefix", "", "prefix of every cache key")
 	fs.StringVar(&o.bypassCookie, "bypass-cookie", "", "regexp on cookie names: a request carrying a matching cookie skips the cache; empty = any cookie")
 	fs.IntVar(&o.loops, "loops", 0, "event loops; 0 = GOMAXPROCS")
@@ -194,6 +196,8 @@ func (o *options) build() error {
 		return fmt.Errorf("-stale-if-error %v: must be between 0 and %v", o.staleIfError, server.MaxStaleKeep)
 	case o.maxTTL < 0:
 		return fmt.Errorf("-max-ttl %v: must not be negative", o.maxTTL)
+	case o.maxVariants < 1 || o.maxVariants > 255:
+		return fmt.Errorf("-max-variants %d: must be between 1 and 255", o.maxVariants)
 	case o.maxItem < 1024:
 		return fmt.Errorf("-max-item %d: must be at least 1K", o.maxItem)
 	case int64(o.maxItem) > int64(o.storeSize):
@@ -272,6 +276,7 @@ func (o *options) build() error {
 		KeyPrefix:    o.keyPrefix,
 		CompressMin:  compressMin,
 		MaxItem:      int(o.maxItem),
+		MaxVariants:  o.maxVariants,
 		ReadTimeout:  o.readTimeout,
 		MaxOutbound:  int(o.maxOutbound),
 		MaxInbound:   int(o.maxInbound),

@@ -17,7 +17,7 @@ const (
 	ReasonPrivate       = "private"         // private, also private="field"
 	ReasonNoCache       = "no-cache"        // no-cache, also no-cache="field"
 	ReasonAuthorization = "authorization"   // request had Authorization and the response lacks public, must-revalidate and s-maxage
-	ReasonVary          = "vary"            // Vary: * or naming anything but Accept-Encoding
+	ReasonVary          = "vary"            // Vary: *, a member that is not a field name, or more than MaxVaryNames names
 	ReasonNoFreshness   = "no-freshness"    // strict mode (DefaultTTL 0), no explicit freshness, no usable Last-Modified
 	ReasonStale         = "stale"           // freshness remaining at receipt under one second, or invalid freshness information
 )
@@ -44,6 +44,9 @@ type Decision struct {
 	// VaryAcceptEncoding: the response had Vary: Accept-Encoding, the only
 	// Vary that is stored (the page store handles the encodings itself).
 	VaryAcceptEncoding bool
+	// Vary: the response varies on request fields besides Accept-Encoding
+	// (Response.VaryNames lists them); it is stored as a variant.
+	Vary bool
 	// Stale is what the response allows once stale (Response.Stale).
 	Stale Stale
 }
@@ -69,12 +72,12 @@ func (rl *Rules) Decide(r *Response, now time.Time) Decision {
 	if r.authorized && !dir.public && !dir.mustRevalidate && dir.sMaxAge.state == deltaAbsent {
 		return refuse(ReasonAuthorization)
 	}
-	varyAE, ok := varyAllowed(r.vary.lines())
+	varyAE, varyOther, ok := varyAllowed(r.vary.lines())
 	if !ok {
 		return refuse(ReasonVary)
 	}
 
-	d := Decision{Age: parseAge(r.age), VaryAcceptEncoding: varyAE}
+	d := Decision{Age: parseAge(r.age), VaryAcceptEncoding: varyAE, Vary: varyOther}
 	life, reason := rl.lifetime(r, &dir, now, &d)
 	if reason != "" {
 		return refuse(reason)
@@ -140,24 +143,21 @@ func restrictive(d *directives) string {
 	return ""
 }
 
-// varyAllowed reports whether every Vary member is Accept-Encoding (any case;
-// lists and repeated lines), and whether there was one.
-func varyAllowed(lines [][]byte) (acceptEncoding, ok bool) {
+// varyAllowed reports whether the Vary lines may be stored (no "*", only
+// field names, at most MaxVaryNames besides Accept-Encoding), whether they
+// name Accept-Encoding, and whether they name anything else.
+func varyAllowed(lines [][]byte) (acceptEncoding, other, ok bool) {
+	var scratch [MaxVaryNames * 32]byte
+	names, ok := AppendVaryNames(scratch[:0], lines)
+	if !ok {
+		return false, false, false
+	}
 	for _, line := range lines {
-		for rest := line; len(rest) > 0; {
-			var item []byte
-			item, rest, _ = cutList(rest, ',')
-			item = httpbytes.TrimOWS(item)
-			switch {
-			case len(item) == 0:
-			case httpbytes.EqualFold(item, "accept-encoding"):
-				acceptEncoding = true
-			default:
-				return false, false
-			}
+		if httpbytes.HasElementFold(line, "accept-encoding") {
+			acceptEncoding = true
 		}
 	}
-	return acceptEncoding, true
+	return acceptEncoding, len(names) > 0, true
 }
 
 // parseAge reads the Age field: the first member of a list is used and an

@@ -14,20 +14,23 @@
 //	     4     1  version        1
 //	     5     1  flags          bit 0: freshness came from the proxy's -ttl
 //	                             (hits add Cache-Control: max-age and Expires);
-//	                             bits 1-7 reserved: writers set 0, readers ignore
+//	                             bit 1: a variant index, not a page (below);
+//	                             bits 2-7 reserved: writers set 0, readers ignore
 //	     6     2  status         HTTP status code, 100..999
 //	     8     1  encoding       content coding of the body as stored (below)
 //	     9     1  orig-encoding  content coding the origin sent (below)
-//	    10     2  reserved       must be 0
+//	    10     2  selector-len   S, length of the variant section (0 for a page
+//	                             that varies on nothing but Accept-Encoding)
 //	    12     8  stored-at      signed: unix seconds when the record was stored
 //	    20     4  ttl            seconds of freshness remaining at stored-at
 //	    24     4  age            the response's age at stored-at, seconds
 //	    28     4  header-length  H, length of the header block in bytes
 //	    32     4  body-length    B, length of the body in bytes
 //	    36     H  header block   zero or more "Name: value\r\n" lines
-//	  36+H     B  body           the body bytes, in the coding named at offset 8
+//	  36+H     S  selector       the variant section (below)
+//	36+H+S     B  body           the body bytes, in the coding named at offset 8
 //
-// The record is exactly 36+H+B bytes long. Codings: 0 identity, 1 gzip,
+// The record is exactly 36+H+S+B bytes long. Codings: 0 identity, 1 gzip,
 // 2 deflate, 3 br (brotli), 4 zstd; other values are rejected.
 //
 // The header block holds the response's end-to-end fields as received, one
@@ -44,6 +47,17 @@
 // The record is fresh while ttl − (now − stored-at) > 0; the Age a hit sends is
 // age + (now − stored-at). A stored-at in the future (clocks of two writers
 // disagreeing) counts as "stored now".
+//
+// # Variants
+//
+// A response whose Vary names request fields other than Accept-Encoding is
+// stored as a variant: its selector section holds the request values it was
+// chosen by, and the URL's key holds a variant index (flag bit 1) whose
+// selector lists the variants. The server defines both sections
+// (server/vary.go); they are opaque here. Until version 1 gained them, offset
+// 10 was reserved and zero, so an older reader rejects such records (and
+// drops them) rather than serving an index as a page. An application writing
+// plain pages leaves S at 0.
 //
 // A writer in another language needs nothing else; in Python:
 //

@@ -20,8 +20,9 @@ var (
 	// ErrEncoding is returned when the encoding or orig-encoding byte names no
 	// known content coding.
 	ErrEncoding = errors.New("pagerecord: unknown content coding")
-	// ErrReserved is returned when the reserved bytes at offset 10 are not zero.
-	ErrReserved = errors.New("pagerecord: reserved bytes not zero")
+	// ErrSelector is returned when a record flagged as a variant index has
+	// no selector section.
+	ErrSelector = errors.New("pagerecord: variant index without a selector")
 	// ErrHeader is returned when a header block line is not
 	// "token: value\r\n" with a value free of CR, LF and control bytes.
 	ErrHeader = errors.New("pagerecord: malformed header block")

@@ -24,7 +24,15 @@ const (
 	// FlagDefaultTTL: freshness came from the proxy's -ttl, not from the
 	// origin, so hits add Cache-Control: max-age and Expires.
 	FlagDefaultTTL Flags = 1 << iota
+	// FlagVaryIndex: the record is not a page but the variant index of a
+	// URL whose responses vary on request fields (see the package
+	// documentation, "Variants"); its Selector holds the index. Never
+	// served.
+	FlagVaryIndex
 )
+
+// MaxSelector is the longest selector section a record can hold.
+const MaxSelector = 1<<16 - 1
 
 // Record is a decoded stored page. A Record filled by Decode holds views into
 // the decoded bytes (Header, Body): it is valid only while those bytes are
@@ -41,11 +49,19 @@ type Record struct {
 	// Header is the header block: zero or more "Name: value\r\n" lines, the
 	// end-to-end fields as received, without any field StorableField rejects.
 	Header []byte
-	Body   []byte
+	// Selector is the variant section: empty for a page that does not vary
+	// on request fields (besides Accept-Encoding); a variant's selecting
+	// request values or a variant index otherwise (FlagVaryIndex). At most
+	// MaxSelector bytes; its meaning belongs to the server.
+	Selector []byte
+	Body     []byte
 }
 
 // Size returns the length of r's serialised form.
-func (r *Record) Size() int { return HeadSize + len(r.Header) + len(r.Body) }
+func (r *Record) Size() int { return HeadSize + len(r.Header) + len(r.Selector) + len(r.Body) }
+
+// IsIndex reports whether r is a variant index rather than a page.
+func (r *Record) IsIndex() bool { return r.Flags&FlagVaryIndex != 0 }
 
 // AppendRecord appends r's serialised form to dst and returns the extended
 // slice. It copies Header and Body, so the caller may reuse them afterwards.
@@ -57,6 +73,9 @@ func (r *Record) Size() int { return HeadSize + len(r.Header) + len(r.Body) }
 func AppendRecord(dst []byte, r *Record) []byte {
 	if uint64(len(r.Header)) > math.MaxUint32 || uint64(len(r.Body)) > math.MaxUint32 {
 		panic("pagerecord: header block or body longer than 4 GiB")
+	}
+	if len(r.Selector) > MaxSelector {
+		panic("pagerecord: selector longer than MaxSelector")
 	}
 	if need := r.Size(); cap(dst)-len(dst) < need {
 		nd := make([]byte, len(dst), len(dst)+need)
@@ -70,7 +89,7 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	binary.BigEndian.PutUint16(h[6:8], uint16(r.Status))
 	h[8] = byte(r.Encoding)
 	h[9] = byte(r.OrigEncoding)
-	// h[10:12] reserved, zero.
+	binary.BigEndian.PutUint16(h[10:12], uint16(len(r.Selector)))
 	binary.BigEndian.PutUint64(h[12:20], uint64(r.StoredAt))
 	binary.BigEndian.PutUint32(h[20:24], r.TTL)
 	binary.BigEndian.PutUint32(h[24:28], r.AgeAtStore)
@@ -78,13 +97,14 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	binary.BigEndian.PutUint32(h[32:36], uint32(len(r.Body)))
 	dst = append(dst, h[:]...)
 	dst = append(dst, r.Header...)
+	dst = append(dst, r.Selector...)
 	return append(dst, r.Body...)
 }
 
 // Decode parses the record b into r without copying or allocating: r.Header
 // and r.Body are views into b, valid while b is unchanged. It checks the whole
 // layout, including every header block line, and returns one of ErrShort,
-// ErrMagic, ErrVersion, ErrLength, ErrStatus, ErrEncoding, ErrReserved,
+// ErrMagic, ErrVersion, ErrLength, ErrStatus, ErrEncoding, ErrSelector,
 // ErrHeader, ErrForbiddenField; on error r is left zeroed. A record Decode
 // accepts re-encodes with AppendRecord to exactly b. Safe from any goroutine
 // that owns r.
@@ -104,8 +124,9 @@ func Decode(b []byte, r *Record) error {
 	}
 	hl := uint64(binary.BigEndian.Uint32(b[28:32]))
 	bl := uint64(binary.BigEndian.Uint32(b[32:36]))
+	sl := uint64(binary.BigEndian.Uint16(b[10:12]))
 	// uint64 arithmetic: two u32 lengths cannot overflow it, and int may be 32 bits.
-	switch total := HeadSize + hl + bl; {
+	switch total := HeadSize + hl + sl + bl; {
 	case total > uint64(len(b)):
 		return ErrShort
 	case total < uint64(len(b)):
@@ -119,8 +140,8 @@ func Decode(b []byte, r *Record) error {
 	if !enc.valid() || !orig.valid() {
 		return ErrEncoding
 	}
-	if b[10] != 0 || b[11] != 0 {
-		return ErrReserved
+	if Flags(b[5])&FlagVaryIndex != 0 && sl == 0 {
+		return ErrSelector
 	}
 	header := b[HeadSize : HeadSize+hl : HeadSize+hl]
 	if err := checkBlock(header); err != nil {
@@ -135,7 +156,8 @@ func Decode(b []byte, r *Record) error {
 		TTL:          binary.BigEndian.Uint32(b[20:24]),
 		AgeAtStore:   binary.BigEndian.Uint32(b[24:28]),
 		Header:       header,
-		Body:         b[HeadSize+hl : len(b) : len(b)],
+		Selector:     b[HeadSize+hl : HeadSize+hl+sl : HeadSize+hl+sl],
+		Body:         b[HeadSize+hl+sl : len(b) : len(b)],
 	}
 	return nil
 }

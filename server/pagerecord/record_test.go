@@ -25,15 +25,17 @@ func TestRoundTrip(t *testing.T) {
 			StoredAt: 1700000000, TTL: 300, AgeAtStore: 7, Header: []byte(sampleHeader), Body: randomBytes(70000, 1)}},
 		{"3000000 binary bytes", Record{Status: 999, Encoding: Zstd, OrigEncoding: Zstd,
 			StoredAt: math.MaxInt64, TTL: math.MaxUint32, AgeAtStore: math.MaxUint32, Header: []byte(sampleHeader), Body: randomBytes(3000000, 2)}},
-		{"negative stored-at, reserved flag bits", Record{Status: 100, Flags: 0xff, Encoding: Brotli, OrigEncoding: Deflate,
+		{"negative stored-at, reserved flag bits", Record{Status: 100, Flags: 0xfd, Encoding: Brotli, OrigEncoding: Deflate,
 			StoredAt: math.MinInt64, Body: []byte("\x00\xff\r\n\r\nHTTP/1.1 200 OK\r\n")}},
+		{"variant with selector", Record{Status: 200, Header: []byte("Vary: Foo\r\n"), Selector: []byte("V\x00foo\n+1\n"), Body: []byte("page")}},
+		{"variant index", Record{Status: 200, Flags: FlagVaryIndex, Header: []byte("Vary: foo\r\n"), Selector: randomBytes(MaxSelector, 3)}},
 		{"odd but valid header lines", Record{Status: 301,
 			Header: []byte("Location:/x\r\nX-Empty:\r\nX-Tab:\ta\tb\t\r\nX-Obs: caf\xc3\xa9 \xff\r\n!#$%&'*+-.^_`|~09azAZ: v\r\n")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			enc := AppendRecord(nil, &tc.rec)
-			if want := HeadSize + len(tc.rec.Header) + len(tc.rec.Body); len(enc) != want || tc.rec.Size() != want {
+			if want := HeadSize + len(tc.rec.Header) + len(tc.rec.Selector) + len(tc.rec.Body); len(enc) != want || tc.rec.Size() != want {
 				t.Fatalf("encoded length %d, Size %d, want %d", len(enc), tc.rec.Size(), want)
 			}
 			var got Record
@@ -45,7 +47,7 @@ func TestRoundTrip(t *testing.T) {
 				got.TTL != tc.rec.TTL || got.AgeAtStore != tc.rec.AgeAtStore {
 				t.Fatalf("fixed fields: got %+v, want %+v", fixed(got), fixed(tc.rec))
 			}
-			if !bytes.Equal(got.Header, tc.rec.Header) || !bytes.Equal(got.Body, tc.rec.Body) {
+			if !bytes.Equal(got.Header, tc.rec.Header) || !bytes.Equal(got.Selector, tc.rec.Selector) || !bytes.Equal(got.Body, tc.rec.Body) {
 				t.Fatalf("header or body differ (header %q vs %q, body len %d vs %d)",
 					got.Header, tc.rec.Header, len(got.Body), len(tc.rec.Body))
 			}
@@ -157,8 +159,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"status 65535", patch(good, 6, 0xff, 0xff), ErrStatus},
 		{"encoding 5", patch(good, 8, 5), ErrEncoding},
 		{"orig encoding 255", patch(good, 9, 255), ErrEncoding},
-		{"reserved first byte", patch(good, 10, 1), ErrReserved},
-		{"reserved second byte", patch(good, 11, 0x80), ErrReserved},
+		{"selector length past the end", patch(good, 10, 0, 1), ErrShort},
+		{"index flag without selector", patch(good, 5, byte(FlagVaryIndex)), ErrSelector},
 		{"bare LF terminator", withHeader("A: b\n"), ErrHeader},
 		{"bare LF in value", withHeader("A: b\nInjected: x\r\n"), ErrHeader},
 		{"bare CR in value", withHeader("A: b\rInjected: x\r\n"), ErrHeader},
