@@ -125,11 +125,12 @@ func TestAttackGetWithBodyRefused(t *testing.T) {
 }
 
 // Any Authorization field line makes a request private, even when a second,
-// empty one follows a real one: alice's page must not be stored for everyone.
+// empty one follows a real one: alice's page must not be stored for everyone
+// (RFC 9111 §3.5: only public, must-revalidate or s-maxage would allow it).
 func TestAttackAuthorizationAnyLineBypasses(t *testing.T) {
 	o := newOrigin(t)
 	o.handle("/me", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=600") // an origin that forgets it is private
+		w.Header().Set("Cache-Control", "max-age=600") // an origin that forgets it is private
 		fmt.Fprintf(w, "page of %q", r.Header.Values("Authorization"))
 	})
 	p := startProxy(t, o.addr(), nil)

@@ -235,9 +235,14 @@ func TestNeverStored(t *testing.T) {
 			w.WriteHeader(500)
 			fmt.Fprint(w, "boom")
 		},
-		"/varyua": func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Vary", "User-Agent")
+		"/varystar": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Vary", "User-Agent, *")
 			fmt.Fprint(w, "varies")
+		},
+		"/error302": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(302) // not heuristically cacheable: -ttl does not apply
+			fmt.Fprint(w, "moved")
 		},
 	}
 	for path, h := range cases {
@@ -258,7 +263,7 @@ func TestNeverStored(t *testing.T) {
 			t.Errorf("%s: X-Cache-Detail %q", path, d)
 		}
 	}
-	wantDetail := map[string]string{"/setcookie": "set-cookie", "/private": "private", "/nostore": "no-store", "/error500": "status", "/varyua": "vary"}
+	wantDetail := map[string]string{"/setcookie": "set-cookie", "/private": "private", "/nostore": "no-store", "/error500": "status", "/varystar": "vary", "/error302": "status"}
 	for path, why := range wantDetail {
 		if d := c.get(path).Header.Get("X-Cache-Detail"); d != "not stored: "+why {
 			t.Errorf("%s: X-Cache-Detail %q, want reason %q", path, d, why)

@@ -128,6 +128,14 @@ type Config struct {
 	// Grace; more than MaxStaleKeep is an error.
 	StaleIfError time.Duration
 
+	// RequestCacheControl makes the cache obey the request's Cache-Control
+	// (and Pragma: no-cache): max-age, min-fresh, max-stale, no-cache,
+	// no-store and only-if-cached (RFC 9111 §5.2.1; reqdirectives.go). Off
+	// by default, as in Varnish and nginx: every browser's reload button
+	// sends max-age=0 or no-cache, and obeying it lets any visitor make
+	// the origin serve every page again.
+	RequestCacheControl bool
+
 	// PurgeAllow lists the client networks whose PURGE requests are obeyed
 	// (purge.go); others get 403. nil → loopback only (127.0.0.0/8, ::1).
 	PurgeAllow []netip.Prefix

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/mcpage/mcpage/httpparse"
@@ -79,6 +80,11 @@ type pending struct {
 	ims    []byte // If-Modified-Since
 	key    []byte
 	vary   slotVary // when the lookup found a variant index (vary.go)
+	// authorized: the request has Authorization (authorizedFill).
+	authorized bool
+	// rq: the request's Cache-Control, read only with
+	// Config.RequestCacheControl (reqdirectives.go).
+	rq cachepolicy.Request
 
 	// raw and body are copies of the request, kept only when the store answers
 	// asynchronously, so a miss can still be forwarded.
@@ -114,6 +120,8 @@ func (c *conn) push() *pending {
 	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
 	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
 	p.vary.reset()
+	p.authorized = false
+	p.rq = cachepolicy.Request{}
 	p.method, p.purgeHard, p.counted = mcOther, false, false
 	if len(c.q) == cap(c.q) {
 		c.q = c.l.growQueue(c.q)

@@ -46,10 +46,14 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 		// GET and HEAD never reach here with a body (onTraffic refuses them).
 		// Any Authorization field line, even an empty one after a real one,
 		// makes the request private (RFC 9111 §3.5).
-		if req.Authorization != nil || c.cookieBypass(req) {
+		if c.cookieBypass(req) {
 			c.forward(p, req, body, kindBypass)
 		} else if forcesPass(req) {
 			c.forward(p, req, body, kindPass)
+		} else if req.Authorization != nil {
+			c.authorizedFill(p, req)
+		} else if c.l.s.cfg.RequestCacheControl && c.directed(p, req) {
+			c.forward(p, req, body, kindPass) // no-store: the cache stays out of it
 		} else {
 			c.lookup(p, req, raw)
 		}
@@ -105,12 +109,7 @@ func (c *conn) cookieBypass(req *httpparse.Request) bool {
 // to, so such an answer is matched with its own slot's copy, never with the
 // request being dispatched now.
 func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
-	s := c.l.s
-	p.gzipOK = cachepolicy.AcceptsEncoding(req.AcceptEncoding, "gzip")
-	p.ae = append(p.ae, req.AcceptEncoding...)
-	p.inm = append(p.inm, req.IfNoneMatch...)
-	p.ims = append(p.ims, req.IfModifiedSince...)
-	p.key = cachepolicy.AppendKey(p.key, s.keyPrefix, req.Host, req.Path)
+	c.keyed(p, req)
 	if !c.l.syncStore {
 		p.raw = append(p.raw, raw...)
 	}
@@ -118,6 +117,27 @@ func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 	l.live = liveLookup{c: c, token: p.token, req: req, raw: raw}
 	l.store.Get(p.key, c, p.token)
 	l.live = liveLookup{}
+}
+
+// keyed copies what serving slot p from a stored page needs out of req, and
+// its cache key.
+func (c *conn) keyed(p *pending, req *httpparse.Request) {
+	p.gzipOK = cachepolicy.AcceptsEncoding(req.AcceptEncoding, "gzip")
+	p.ae = append(p.ae, req.AcceptEncoding...)
+	p.inm = append(p.inm, req.IfNoneMatch...)
+	p.ims = append(p.ims, req.IfModifiedSince...)
+	p.key = cachepolicy.AppendKey(p.key, c.l.s.keyPrefix, req.Host, req.Path)
+}
+
+// authorizedFill forwards a request with Authorization (RFC 9111 §3.5). It
+// is never answered from storage, nor joined to another request's fill: the
+// origin decides what these credentials see. But its response is stored,
+// for everyone, when it says a shared cache may (public, must-revalidate or
+// s-maxage; cachepolicy.Response.MarkAuthorized). X-Cache: BYPASS.
+func (c *conn) authorizedFill(p *pending, req *httpparse.Request) {
+	c.keyed(p, req)
+	p.authorized = true
+	c.forwardCached(p, req, nil, kindFill, nil, 0, false)
 }
 
 // liveLookup is the request whose store lookup is running inside Get on a
@@ -169,7 +189,7 @@ func (c *conn) PageLookup(token uint64, rec []byte, st pagestore.State, err erro
 				c.varyMiss(p, token)
 				return
 			}
-			if st == 0 && r.Fresh(l.now.Unix()) {
+			if st == 0 && !p.rq.Any && r.Fresh(l.now.Unix()) {
 				c.serveHit(p, &r) // the hit path: nothing more to judge
 				return
 			}
@@ -187,6 +207,17 @@ func (c *conn) PageLookup(token uint64, rec []byte, st pagestore.State, err erro
 	}
 	if found {
 		c.servePage(p, req, raw, rec, &r, st) // stale.go
+		return
+	}
+	c.missFetch(p, req, raw)
+}
+
+// missFetch forwards slot p's request after its page was not found,
+// unless the request said only-if-cached (answered 504).
+func (c *conn) missFetch(p *pending, req *httpparse.Request, raw []byte) {
+	if p.rq.OnlyIfCached {
+		c.l.abandon(p.key) // a placeholder the store may have won for us
+		c.onlyIfCached(p)
 		return
 	}
 	c.fetch(p, req, raw, nil, 0, false)

@@ -23,6 +23,9 @@ func (x *exchange) fill(resp *upstream.Response, now time.Time) {
 	var o originFields
 	var inline [32]fieldView
 	fields := o.read(resp, inline[:0])
+	if x.authorized {
+		o.pr.MarkAuthorized()
+	}
 	d := s.cfg.Policy.Decide(&o.pr, now)
 	enc, encOK := pagerecord.Identity, true
 	if len(o.ce) > 0 {

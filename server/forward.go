@@ -36,6 +36,9 @@ type exchange struct {
 	// leader: this exchange's key is registered in the fill registry
 	// (coalesce.go); its end releases the requests waiting for it.
 	leader bool
+	// authorized: the request had Authorization (authorizedFill): labelled
+	// BYPASS, its response stored only where RFC 9111 §3.5 allows.
+	authorized bool
 	// http11: the client speaks HTTP/1.1, so a streamed body of unknown
 	// length can be sent chunked.
 	http11 bool
@@ -75,7 +78,7 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind) 
 func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte, staleUntil int64, leader bool) *exchange {
 	l := c.l
 	s := l.s
-	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader}
+	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader, authorized: p.authorized}
 	x.f = facts{
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive,
 		ae: append([]byte(nil), req.AcceptEncoding...),
@@ -83,7 +86,11 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 	fw := c.forwardFacts(k == kindFill || k == kindRevalidate)
 	switch k {
 	case kindFill, kindRevalidate:
-		s.stats.Misses.Add(1)
+		if p.authorized {
+			s.stats.Passes.Add(1) // labelled BYPASS (authorizedFill)
+		} else {
+			s.stats.Misses.Add(1)
+		}
 		x.f.inm = append([]byte(nil), p.inm...)
 		x.f.ims = append([]byte(nil), p.ims...)
 		x.key = append([]byte(nil), p.key...)
@@ -170,6 +177,9 @@ func (x *exchange) label() string {
 	}
 	switch x.kind {
 	case kindFill:
+		if x.authorized {
+			return labelBypass
+		}
 		return labelMiss
 	case kindRevalidate:
 		return labelRevalidated

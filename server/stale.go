@@ -92,6 +92,10 @@ func secondsStale(r *pagerecord.Record, now int64) int64 {
 // the record bytes (valid during the call), r its decoded view, st what the
 // store says of it. On the loop.
 func (c *conn) servePage(p *pending, req *httpparse.Request, raw, rec []byte, r *pagerecord.Record, st pagestore.State) {
+	if p.rq.Any {
+		c.serveDirected(p, req, raw, rec, r, st) // reqdirectives.go
+		return
+	}
 	l := c.l
 	now := l.now.Unix()
 	invalidated := st&pagestore.Invalidated != 0

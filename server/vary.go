@@ -290,7 +290,7 @@ func (c *conn) relookup(p *pending) {
 func (c *conn) varyMiss(p *pending, token uint64) {
 	req, raw := c.requestOf(p, token)
 	if req != nil {
-		c.fetch(p, req, raw, nil, 0, false)
+		c.missFetch(p, req, raw)
 	}
 }
 

@@ -39,6 +39,7 @@ type options struct {
 	compressMin      size
 	maxItem          size
 	maxVariants      int
+	requestCC        bool
 	keyPrefix        string
 	bypassCookie     string
 	loops            int
@@ -119,6 +120,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&o.maxTTL, "max-ttl", 24*time.Hour, "cap on any stored page's freshness; 0 = no cap")
 	fs.Var(&o.compressMin, "compress-min", "pages of at least this many bytes are stored gzip-compressed; 0 = never")
 	fs.Var(&o.maxItem, "max-item", "largest page record stored, after compression")
+	fs.BoolVar(&o.requestCC, "request-cache-control", false, "obey the request's Cache-Control (max-age, min-fresh, max-stale, no-cache, no-store, only-if-cached) and Pragma: no-cache; off by default because browsers' reload buttons would make every visitor refetch pages from the origin (part of the RFC 9111 strict set)")
 	fs.IntVar(&o.maxVariants, "max-variants", server.DefaultMaxVariants, "most variants stored per URL for responses that Vary on request fields besides Accept-Encoding; one more drops the oldest (1..255)")
 	fs.StringVar(&o.keyPrefix, "key-prefix", "", "prefix of every cache key")
 	fs.StringVar(&o.bypassCookie, "bypass-cookie", "", "regexp on cookie names: a request carrying a matching cookie skips the cache; empty = any cookie")
@@ -270,19 +272,20 @@ func (o *options) build() error {
 			ResponseIdleTimeout: min(o.upstreamIdle, o.upstreamTimeout),
 			MaxConnsPerAddr:     o.upstreamMaxConns,
 		},
-		StoreSize:    int64(o.storeSize),
-		Policy:       cachepolicy.Rules{DefaultTTL: o.ttl, MaxTTL: o.maxTTL},
-		BypassCookie: bypass,
-		KeyPrefix:    o.keyPrefix,
-		CompressMin:  compressMin,
-		MaxItem:      int(o.maxItem),
-		MaxVariants:  o.maxVariants,
-		ReadTimeout:  o.readTimeout,
-		MaxOutbound:  int(o.maxOutbound),
-		MaxInbound:   int(o.maxInbound),
-		MaxDecoded:   int(o.maxDecoded),
-		Grace:        o.grace,
-		StaleIfError: o.staleIfError,
+		StoreSize:           int64(o.storeSize),
+		Policy:              cachepolicy.Rules{DefaultTTL: o.ttl, MaxTTL: o.maxTTL},
+		BypassCookie:        bypass,
+		KeyPrefix:           o.keyPrefix,
+		CompressMin:         compressMin,
+		MaxItem:             int(o.maxItem),
+		MaxVariants:         o.maxVariants,
+		RequestCacheControl: o.requestCC,
+		ReadTimeout:         o.readTimeout,
+		MaxOutbound:         int(o.maxOutbound),
+		MaxInbound:          int(o.maxInbound),
+		MaxDecoded:          int(o.maxDecoded),
+		Grace:               o.grace,
+		StaleIfError:        o.staleIfError,
 		Limits: httpparse.Limits{
 			MaxHeaderBytes: int(o.maxHeaderBytes),
 			MaxBodyBytes:   maxBody,

@@ -9,7 +9,7 @@ import (
 // Reasons a response is not stored (Decision.Reason). They are short static
 // phrases, fit for a log field or an X-Cache detail.
 const (
-	ReasonStatus        = "status"          // status never stored (1xx, 206, 304, 5xx, outside 100..599), or not 200 and without explicit freshness
+	ReasonStatus        = "status"          // status never stored (1xx, 206, 304, outside 200..599), one must-understand does not cover, or not heuristically cacheable and without explicit freshness
 	ReasonTooManyFields = "too-many-fields" // more than MaxRepeatedFields lines of Cache-Control, CDN-Cache-Control or Vary
 	ReasonSetCookie     = "set-cookie"      // Set-Cookie (or Set-Cookie2): the page carries per-user state
 	ReasonMalformed     = "cache-control"   // a Cache-Control element we can't read
@@ -66,6 +66,15 @@ func (rl *Rules) Decide(r *Response, now time.Time) Decision {
 		return refuse(ReasonSetCookie)
 	}
 	dir, reason := r.governingDirectives()
+	if dir.mustUnderstand && !dir.malformed {
+		if !understoodStatus(r.status) {
+			return refuse(ReasonStatus)
+		}
+		if reason == ReasonNoStore {
+			dir.noStore = false
+			reason = restrictive(&dir)
+		}
+	}
 	if reason != "" {
 		return refuse(reason)
 	}
@@ -95,15 +104,42 @@ func (rl *Rules) Decide(r *Response, now time.Time) Decision {
 		return refuse(ReasonStale)
 	}
 	d.Store, d.TTL, d.Stale = true, ttl, dir.stale()
+	if r.status >= 500 {
+		d.Stale = Stale{Forbidden: true} // as Response.Stale
+	}
 	return d
 }
 
 func refuse(reason string) Decision { return Decision{Reason: reason} }
 
-// storableStatus: final statuses but 206 (a part is not the page), 304 (no
-// body) and 5xx (an outage must not outlive itself).
+// storableStatus: final statuses but 206 (a part is not the page) and 304
+// (no body). 5xx are stored too, when their freshness is explicit (RFC 9111
+// §3: any status may be, given explicit freshness), and never served stale.
 func storableStatus(status int) bool {
-	return status >= 200 && status <= 499 && status != 206 && status != 304
+	return status >= 200 && status <= 599 && status != 206 && status != 304
+}
+
+// heuristicStatus: the statuses RFC 9110 §15.1 makes heuristically
+// cacheable; only they get a lifetime without explicit freshness (the
+// Last-Modified heuristic, or Rules.DefaultTTL).
+func heuristicStatus(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// understoodStatus: the final statuses RFC 9110 defines, whose caching
+// rules this cache follows (must-understand, RFC 9111 §5.2.2.3).
+func understoodStatus(status int) bool {
+	switch {
+	case status >= 200 && status <= 206, status >= 300 && status <= 308 && status != 306,
+		status >= 400 && status <= 417, status == 421, status == 422, status == 426,
+		status >= 500 && status <= 505:
+		return true
+	}
+	return false
 }
 
 // governingDirectives picks the directives this cache obeys. A
@@ -176,8 +212,9 @@ func parseAge(v []byte) time.Duration {
 }
 
 // lifetime finds the freshness lifetime (RFC 9111 §4.2.1): s-maxage, then
-// max-age, then Expires − Date; without any of those, only a 200 gets
-// DefaultTTL or, in strict mode, the Last-Modified heuristic.
+// max-age, then Expires − Date; without any of those, only a heuristically
+// cacheable status gets DefaultTTL or, in strict mode, the Last-Modified
+// heuristic.
 func (rl *Rules) lifetime(r *Response, dir *directives, now time.Time, d *Decision) (time.Duration, string) {
 	switch {
 	case dir.sMaxAge.state == deltaValid:
@@ -197,7 +234,7 @@ func (rl *Rules) lifetime(r *Response, dir *directives, now time.Time, d *Decisi
 		}
 		return exp.Sub(r.dateOr(now)), ""
 	}
-	if r.status != 200 {
+	if !heuristicStatus(r.status) {
 		return 0, ReasonStatus
 	}
 	if rl.DefaultTTL > 0 {

@@ -70,6 +70,9 @@ type directives struct {
 	private        bool // also private="field": not storable here
 	public         bool
 	mustRevalidate bool
+	// mustUnderstand: store only if the status code's caching rules are
+	// understood, and then ignore no-store (RFC 9111 §5.2.2.3).
+	mustUnderstand bool
 	// proxyRevalidate: like must-revalidate, for shared caches only.
 	proxyRevalidate bool
 	maxAge          delta
@@ -103,6 +106,8 @@ func (d *directives) apply(name, value []byte, hasValue bool) {
 		d.maxAge.merge(value, hasValue)
 	case httpbytes.EqualFold(name, "s-maxage"):
 		d.sMaxAge.merge(value, hasValue)
+	case httpbytes.EqualFold(name, "must-understand"):
+		d.mustUnderstand = true
 	case httpbytes.EqualFold(name, "proxy-revalidate"):
 		d.proxyRevalidate = true
 	case httpbytes.EqualFold(name, "stale-while-revalidate"):

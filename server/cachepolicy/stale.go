@@ -24,7 +24,12 @@ type Stale struct {
 // (CDN-Cache-Control when it governs, else Cache-Control). A malformed set
 // forbids serving stale: a directive we cannot read might be must-revalidate.
 // Same concurrency as Decide; no allocation.
+// A stored 5xx is never served stale: an error page must not outlive the
+// freshness its origin gave it.
 func (r *Response) Stale() Stale {
+	if r.status >= 500 {
+		return Stale{Forbidden: true}
+	}
 	dir, _ := r.governingDirectives()
 	return dir.stale()
 }

@@ -44,6 +44,22 @@ func TestResponseStale(t *testing.T) {
 	}
 }
 
+// A stored 5xx is never served stale, whatever its directives say.
+func TestResponseStale5xx(t *testing.T) {
+	for _, status := range []int{500, 503, 599} {
+		var r Response
+		r.Reset(status)
+		r.Observe([]byte("Cache-Control"), []byte("max-age=60, stale-while-revalidate=30, stale-if-error=60"))
+		if got := r.Stale(); !got.Forbidden {
+			t.Errorf("%d: Stale() = %+v", status, got)
+		}
+		var rl Rules
+		if d := rl.Decide(&r, time.Unix(1e9, 0)); !d.Store || !d.Stale.Forbidden {
+			t.Errorf("%d: Decide = %+v", status, d)
+		}
+	}
+}
+
 func TestResponseStaleAllocatesNothing(t *testing.T) {
 	var r Response
 	r.Reset(200)
