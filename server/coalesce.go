@@ -153,6 +153,7 @@ func (l *loop) wake(rec []byte, ws []waiter) {
 			continue
 		}
 		if stored && r.Fresh(l.now.Unix()) {
+			p.collapsed = true
 			w.c.serveHit(p, &r)
 			continue
 		}

@@ -70,6 +70,7 @@ type pending struct {
 	// slot stays at the head of the queue until the last slice is written.
 	relay     *relay
 	keepAlive bool
+	http10    bool // an HTTP/1.0 request: keep-alive is said, not implied
 
 	// What rendering a stored page for this request needs, copied out of the
 	// connection buffer because the page may arrive after that buffer is gone.
@@ -85,6 +86,9 @@ type pending struct {
 	// rq: the request's Cache-Control, read only with
 	// Config.RequestCacheControl (reqdirectives.go).
 	rq cachepolicy.Request
+	// collapsed: answered from the page another request's fill stored
+	// (coalesce.go), for Cache-Status.
+	collapsed bool
 
 	// raw and body are copies of the request, kept only when the store answers
 	// asynchronously, so a miss can still be forwarded.
@@ -122,6 +126,7 @@ func (c *conn) push() *pending {
 	p.vary.reset()
 	p.authorized = false
 	p.rq = cachepolicy.Request{}
+	p.collapsed = false
 	p.method, p.purgeHard, p.counted = mcOther, false, false
 	if len(c.q) == cap(c.q) {
 		c.q = c.l.growQueue(c.q)

@@ -127,7 +127,7 @@ func (h *hitDecode) Run(context.Context) error {
 // reports whether the slot borrows body (the embedded store's case; with a
 // network store completeBorrowed copies it). On the loop only.
 func completeDecoded(p *pending, c *conn, r *pagerecord.Record, body []byte) bool {
-	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive}
+	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive, http10: p.http10, collapsed: p.collapsed}
 	label := labelHit
 	if !r.Fresh(c.l.now.Unix()) {
 		label = labelStale // served while it is refreshed (stale.go)

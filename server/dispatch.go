@@ -28,6 +28,7 @@ var methodHEAD = []byte("HEAD")
 func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 	p := c.push()
 	p.keepAlive = req.KeepAlive
+	p.http10 = req.ProtoMinor == 0
 	if !req.KeepAlive {
 		c.closing = true // nothing pipelined after "Connection: close" is read
 	}
@@ -276,7 +277,7 @@ func (c *conn) serveRecord(p *pending, r *pagerecord.Record, label string) {
 	} else {
 		l.s.stats.StaleHits.Add(1)
 	}
-	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive}
+	f := facts{isHead: p.isHead, gzipOK: p.gzipOK, ae: p.ae, inm: p.inm, ims: p.ims, keepAlive: p.keepAlive, http10: p.http10, collapsed: p.collapsed}
 	body, enc, err := l.hitBody(p.key, r, &f)
 	if err == errDecodeOffLoop {
 		c.decodeHitAsync(p, r) // p stays queued until the decoded body is back

@@ -203,6 +203,7 @@ func (x *exchange) keep(r *pagerecord.Record, d *cachepolicy.Decision, validator
 		r.Flags |= pagerecord.FlagDefaultTTL
 	}
 	store := d.Store && r.Size() <= s.cfg.MaxItem
+	x.f.stored = store
 	s.metrics.countTooLarge(d.Store && !store && x.c != nil) // metrics.go
 	if !store && x.replacesStale() {
 		x.drop = true
@@ -465,7 +466,7 @@ func appendPassResponse(dst []byte, resp *upstream.Response, f *facts, label, no
 // bytes: Content-Encoding is left out and a strong ETag weakened.
 func appendPassHead(dst []byte, resp *upstream.Response, f *facts, label, notStored string, decoded bool, bodyLen int, headFromOrigin bool) ([]byte, bool) {
 	status := resp.Status()
-	dst = appendOriginHead(dst, resp, label, notStored, decoded)
+	dst = appendOriginHead(dst, resp, f, label, notStored, decoded)
 	send := bodyAllowed(status) && !f.isHead
 	if bodyAllowed(status) {
 		cl := bodyLen
@@ -478,9 +479,7 @@ func appendPassHead(dst []byte, resp *upstream.Response, f *facts, label, notSto
 			dst = append(dst, "\r\n"...)
 		}
 	}
-	if !f.keepAlive {
-		dst = append(dst, "Connection: close\r\n"...)
-	}
+	dst = appendConnection(dst, f)
 	dst = append(dst, "\r\n"...)
 	return dst, send
 }

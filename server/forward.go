@@ -80,10 +80,18 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 	s := l.s
 	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader, authorized: p.authorized}
 	x.f = facts{
-		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive,
+		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive, http10: p.http10,
 		ae: append([]byte(nil), req.AcceptEncoding...),
 	}
 	fw := c.forwardFacts(k == kindFill || k == kindRevalidate)
+	switch {
+	case p.rq.Any && (k != kindPass || p.rq.NoStore):
+		x.f.fwd = fwdRequest
+	case k == kindFill && p.vary.on():
+		x.f.fwd = fwdVaryMiss
+	case k == kindFill && stale != nil:
+		x.f.fwd = fwdStale
+	}
 	switch k {
 	case kindFill, kindRevalidate:
 		if p.authorized {

@@ -26,9 +26,16 @@ type facts struct {
 	isHead    bool
 	gzipOK    bool
 	keepAlive bool
+	http10    bool // the request was HTTP/1.0 (appendConnection)
 	ae        []byte // Accept-Encoding
 	inm       []byte // If-None-Match
 	ims       []byte // If-Modified-Since
+	// For Cache-Status (cachestatus.go): the forward reason when not the
+	// label's, whether a fill stored its page, whether a hit was a waiter
+	// served by another request's fill.
+	fwd       string
+	stored    bool
+	collapsed bool
 }
 
 // clientTakes reports whether the client accepts a body in encoding enc.
@@ -98,7 +105,7 @@ func appendRecordHead(dst []byte, r *pagerecord.Record, f *facts, body []byte, e
 	if (len(f.inm) > 0 || len(f.ims) > 0) && cachepolicy.NotModified(f.inm, f.ims, r.Lookup("ETag"), r.Lookup("Last-Modified")) {
 		dst = appendStatusLine(dst, http.StatusNotModified, "")
 		dst = appendFields(dst, r.Header, weaken, true)
-		dst = appendDynamic(dst, r, enc, label, nowSec, -1, f.keepAlive)
+		dst = appendDynamic(dst, r, enc, label, f, nowSec, -1)
 		return dst, false
 	}
 	dst = appendStatusLine(dst, r.Status, "")
@@ -112,14 +119,15 @@ func appendRecordHead(dst []byte, r *pagerecord.Record, f *facts, body []byte, e
 	if !bodyAllowed(r.Status) {
 		cl = -1
 	}
-	dst = appendDynamic(dst, r, enc, label, nowSec, cl, f.keepAlive)
+	dst = appendDynamic(dst, r, enc, label, f, nowSec, cl)
 	return dst, !f.isHead && cl >= 0
 }
 
 // appendDynamic appends the fields computed per response: Vary, Age, the
 // freshness mod_mcpage users expect when it came from -ttl, X-Cache,
-// Content-Length (when cl ≥ 0), Connection, and the blank line.
-func appendDynamic(dst []byte, r *pagerecord.Record, enc pagerecord.Encoding, label string, now int64, cl int, keepAlive bool) []byte {
+// Cache-Status, Content-Length (when cl ≥ 0), Connection, and the blank
+// line.
+func appendDynamic(dst []byte, r *pagerecord.Record, enc pagerecord.Encoding, label string, f *facts, now int64, cl int) []byte {
 	if r.Encoding != pagerecord.Identity || r.OrigEncoding != pagerecord.Identity {
 		dst = append(dst, "Vary: Accept-Encoding\r\n"...)
 	}
@@ -140,15 +148,35 @@ func appendDynamic(dst []byte, r *pagerecord.Record, enc pagerecord.Encoding, la
 	dst = append(dst, "X-Cache: "...)
 	dst = append(dst, label...)
 	dst = append(dst, "\r\n"...)
+	fwdStatus := 0
+	if label != labelHit && label != labelStale {
+		fwdStatus = r.Status
+		if label == labelRevalidated {
+			fwdStatus = http.StatusNotModified
+		}
+	}
+	dst = appendCacheStatus(dst, label, f, fwdStatus, r.Remaining(now), label == labelHit || label == labelStale || f.stored, "")
 	if cl >= 0 {
 		dst = append(dst, "Content-Length: "...)
 		dst = strconv.AppendInt(dst, int64(cl), 10)
 		dst = append(dst, "\r\n"...)
 	}
-	if !keepAlive {
-		dst = append(dst, "Connection: close\r\n"...)
-	}
+	dst = appendConnection(dst, f)
 	return append(dst, "\r\n"...)
+}
+
+// appendConnection appends the Connection field a response needs: close
+// when the connection ends after it; keep-alive for an HTTP/1.0 client
+// whose connection stays open (it would otherwise assume it closes, RFC
+// 9112 §9.3; ApacheBench -k and older balancers wait for it).
+func appendConnection(dst []byte, f *facts) []byte {
+	switch {
+	case !f.keepAlive:
+		return append(dst, "Connection: close\r\n"...)
+	case f.http10:
+		return append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return dst
 }
 
 // appendFields copies a stored header block. With weaken, a strong ETag is
@@ -213,6 +241,14 @@ func appendErrorResponse(dst []byte, status int, keepAlive bool, label string) [
 	dst = append(dst, "Cache-Control: no-store\r\nX-Cache: "...)
 	dst = append(dst, label...)
 	dst = append(dst, "\r\n"...)
+	dst = append(dst, cacheStatusName...)
+	if label == labelHit || label == labelStale {
+		dst = append(dst, "; hit"...)
+	} else {
+		dst = append(dst, "; fwd="...)
+		dst = append(dst, fwdOf(label)...)
+	}
+	dst = append(dst, "; detail=\"mcpage-error\"\r\n"...)
 	return httpbytes.AppendPlainBody(dst, text, !keepAlive)
 }
 

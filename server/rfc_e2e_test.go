@@ -9,7 +9,9 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,10 +33,14 @@ func TestEveryStatusWithExplicitFreshness(t *testing.T) {
 			w.WriteHeader(status)
 			fmt.Fprintf(w, "%d #%d", status, n.Add(1))
 		})
+		// An injected clock only with the embedded store: memcached keeps
+		// its own time (and the store's sweep reads the proxy's).
 		clock := &fakeClock{}
 		p := startProxy(t, o.addr(), func(c *server.Config) {
 			mod(c)
-			c.Clock = clock.now
+			if store == "embedded" {
+				c.Clock = clock.now
+			}
 			c.Grace = time.Hour // a 5xx is never served stale anyway
 		})
 		c := dial(t, p.addr)
@@ -61,6 +67,9 @@ func TestEveryStatusWithExplicitFreshness(t *testing.T) {
 			if first.StatusCode != tc.status || second.StatusCode != tc.status || second.xcache() != want || (tc.stored && string(second.body) != string(first.body)) {
 				t.Fatalf("%s %s: %d %s then %d %s %q", store, path, first.StatusCode, first.xcache(), second.StatusCode, second.xcache(), second.body)
 			}
+		}
+		if store != "embedded" {
+			continue
 		}
 		// Past its freshness, a stored 503 goes to the origin again even
 		// within grace; a 200 is served stale.
@@ -116,7 +125,9 @@ func TestAuthorizationStoredWhenAllowed(t *testing.T) {
 	}
 }
 
-// The request's Cache-Control is obeyed only with RequestCacheControl.
+// The request's Cache-Control is obeyed only with RequestCacheControl. The
+// page's age comes from the origin's Age field (memcached keeps real time,
+// so no clock is injected).
 func TestRequestDirectives(t *testing.T) {
 	for store, mod := range storeMods(t) {
 		for _, obey := range []bool{false, true} {
@@ -124,6 +135,7 @@ func TestRequestDirectives(t *testing.T) {
 			var n atomic.Int64
 			o.handle("/r/", func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Cache-Control", "max-age=600")
+				w.Header().Set("Age", r.URL.Query().Get("age"))
 				w.Header().Set("ETag", `"e"`)
 				if r.Header.Get("If-None-Match") == `"e"` {
 					w.WriteHeader(304)
@@ -131,10 +143,8 @@ func TestRequestDirectives(t *testing.T) {
 				}
 				fmt.Fprintf(w, "#%d", n.Add(1))
 			})
-			clock := &fakeClock{}
 			p := startProxy(t, o.addr(), func(c *server.Config) {
 				mod(c)
-				c.Clock = clock.now
 				c.RequestCacheControl = obey
 			})
 			c := dial(t, p.addr)
@@ -144,9 +154,9 @@ func TestRequestDirectives(t *testing.T) {
 			if obey && (r.StatusCode != 504 || n.Load() != 0) {
 				t.Fatalf("%s: only-if-cached miss: %d %s %q, %d fetches", store, r.StatusCode, r.xcache(), r.body, n.Load())
 			}
-			c.get(base+"2")
-			getUntil(t, c, "HIT", base+"2")
-			clock.advance(10 * time.Second)
+			aged := base + "2?age=10" // 10 s old, 590 s of freshness left
+			c.get(aged)
+			getUntil(t, c, "HIT", aged)
 			for _, tc := range []struct {
 				cc    string
 				label string // when obeyed
@@ -158,7 +168,8 @@ func TestRequestDirectives(t *testing.T) {
 				{"no-store", "PASS"},
 				{"only-if-cached", "HIT"},
 			} {
-				r := c.get(base+"2", "Cache-Control: "+tc.cc)
+				r := getUntil(t, c, "HIT", aged) // a revalidated page lands asynchronously
+				r = c.get(aged, "Cache-Control: "+tc.cc)
 				want := "HIT"
 				if obey {
 					want = tc.label
@@ -167,17 +178,117 @@ func TestRequestDirectives(t *testing.T) {
 					t.Fatalf("%s obey=%v %s: %d %s", store, obey, tc.cc, r.StatusCode, r.xcache())
 				}
 			}
-			if r := c.get(base+"2", "Pragma: no-cache"); obey && r.xcache() != "REVALIDATED" {
+			getUntil(t, c, "HIT", aged)
+			if r := c.get(aged, "Pragma: no-cache"); obey && r.xcache() != "REVALIDATED" {
 				t.Fatalf("%s: Pragma: no-cache: %s", store, r.xcache())
 			}
-			// max-stale serves a stale page; without it, the origin is asked.
-			clock.advance(time.Hour)
-			if r := c.get(base+"2", "Cache-Control: max-stale=7200"); obey && r.xcache() != "STALE" {
-				t.Fatalf("%s: max-stale: %s", store, r.xcache())
+			if !obey {
+				continue
 			}
-			if r := c.get(base+"2", "Cache-Control: max-stale=60, only-if-cached"); obey && r.StatusCode != 504 {
-				t.Fatalf("%s: stale beyond max-stale, only-if-cached: %d", store, r.StatusCode)
+			// max-stale serves a stale page; without it, the origin is asked.
+			// Stored with one second of freshness: wait for it to pass.
+			stale := base + "3?age=599"
+			c.get(stale)
+			var got *response
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				got = c.get(stale, "Cache-Control: max-stale=7200")
+				if got.xcache() == "STALE" {
+					break
+				}
+			}
+			if got.xcache() != "STALE" {
+				t.Fatalf("%s: max-stale: %s", store, got.xcache())
+			}
+			// Once a second stale (whole seconds): beyond max-stale=0.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				got = c.get(stale, "Cache-Control: max-stale=0, only-if-cached")
+				if got.StatusCode != 200 || got.xcache() != "STALE" {
+					break
+				}
+			}
+			if got.StatusCode != 504 {
+				t.Fatalf("%s: stale beyond max-stale, only-if-cached: %d %s", store, got.StatusCode, got.xcache())
 			}
 		}
+	}
+}
+
+// Every response says what the cache did in Cache-Status (RFC 9211).
+func TestCacheStatus(t *testing.T) {
+	for store, mod := range storeMods(t) {
+		o := newOrigin(t)
+		o.handle("/cs/", func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/cs/private":
+				w.Header().Set("Cache-Control", "private")
+			case "/cs/vary":
+				w.Header().Set("Cache-Control", "max-age=600")
+				w.Header().Set("Vary", "Foo")
+			case "/cs/etag":
+				w.Header().Set("Cache-Control", "max-age=600")
+				w.Header().Set("ETag", `"e"`)
+				if r.Header.Get("If-None-Match") == `"e"` {
+					w.WriteHeader(304)
+					return
+				}
+			default:
+				w.Header().Set("Cache-Control", "max-age=600")
+			}
+			fmt.Fprint(w, "page")
+		})
+		p := startProxy(t, o.addr(), mod)
+		c := dial(t, p.addr)
+		check := func(r *response, want string) {
+			t.Helper()
+			// A second may pass between store and hit: ttl=600 matches 598..600.
+			re := "^" + strings.ReplaceAll(regexp.QuoteMeta(want), "ttl=600", "ttl=(600|599|598)") + "$"
+			if got := r.Header.Get("Cache-Status"); !regexp.MustCompile(re).MatchString(got) {
+				t.Fatalf("%s: Cache-Status %q, want %q", store, got, want)
+			}
+		}
+		check(c.get("/cs/a"), "mcpage; fwd=uri-miss; fwd-status=200; stored; ttl=600")
+		check(getUntil(t, c, "HIT", "/cs/a"), "mcpage; hit; ttl=600")
+		check(c.get("/cs/private"), `mcpage; fwd=uri-miss; fwd-status=200; detail="private"`)
+		check(c.get("/cs/vary", "Foo: 1"), "mcpage; fwd=uri-miss; fwd-status=200; stored; ttl=600")
+		getUntil(t, c, "HIT", "/cs/vary", "Foo: 1")
+		check(c.get("/cs/vary", "Foo: 2"), "mcpage; fwd=vary-miss; fwd-status=200; stored; ttl=600")
+		check(c.get("/cs/a", "Authorization: Basic eDp5"), `mcpage; fwd=bypass; fwd-status=200; detail="authorization"`)
+		c.send(request("POST", "/cs/post", "Content-Length: 0"))
+		check(c.read("POST"), "mcpage; fwd=method; fwd-status=200")
+		c.get("/cs/etag")
+		getUntil(t, c, "HIT", "/cs/etag")
+		c.send(request("PURGE", "/cs/etag"))
+		c.read("PURGE")
+		check(c.get("/cs/etag"), "mcpage; fwd=stale; fwd-status=304; stored; ttl=600")
+	}
+}
+
+// An HTTP/1.0 client that asks for keep-alive is told the connection stays
+// open, on misses, hits and passes alike; one that does not is closed.
+func TestHTTP10KeepAlive(t *testing.T) {
+	for store, mod := range storeMods(t) {
+		o := newOrigin(t)
+		o.handle("/k/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=600")
+			fmt.Fprint(w, "page")
+		})
+		p := startProxy(t, o.addr(), mod)
+		c := dial(t, p.addr)
+		get10 := func(method, path, conn string) *response {
+			t.Helper()
+			c.send(method + " " + path + " HTTP/1.0\r\nHost: example.test\r\n" + conn + "\r\n")
+			return c.read(method)
+		}
+		for i, method := range []string{"GET", "GET", "POST"} {
+			r := get10(method, "/k/"+store, "Connection: keep-alive\r\n")
+			if r.Header.Get("Connection") != "keep-alive" || r.Close || string(r.body) != "page" {
+				t.Fatalf("%s %d %s: Connection %q close %v %s", store, i, method, r.Header.Get("Connection"), r.Close, r.xcache())
+			}
+		}
+		r := get10("GET", "/k/"+store, "")
+		if !r.Close || string(r.body) != "page" { // net/http reads "Connection: close" into Close
+			t.Fatalf("%s: without keep-alive: close %v %s", store, r.Close, r.xcache())
+		}
+		c.expectClosed(5 * time.Second)
 	}
 }

@@ -251,7 +251,7 @@ func (r *relay) wait(timeout time.Duration) bool {
 // chunked for HTTP/1.1 clients otherwise, and for HTTP/1.0 clients none (the
 // body ends with the connection).
 func appendStreamHead(dst []byte, resp *upstream.Response, f *facts, label, notStored string, decode bool, length int64, chunked bool) []byte {
-	dst = appendOriginHead(dst, resp, label, notStored, decode)
+	dst = appendOriginHead(dst, resp, f, label, notStored, decode)
 	switch {
 	case length >= 0:
 		dst = append(dst, "Content-Length: "...)
@@ -260,9 +260,10 @@ func appendStreamHead(dst []byte, resp *upstream.Response, f *facts, label, notS
 	case chunked:
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
-	if !f.keepAlive {
-		dst = append(dst, "Connection: close\r\n"...)
+	if length < 0 && !chunked {
+		return append(dst, "Connection: close\r\n\r\n"...) // the body ends with the connection
 	}
+	dst = appendConnection(dst, f)
 	return append(dst, "\r\n"...)
 }
 
@@ -270,7 +271,7 @@ func appendStreamHead(dst []byte, resp *upstream.Response, f *facts, label, notS
 // response, X-Cache with label, and X-Cache-Detail when notStored says why a
 // cacheable response was not stored. With decode, Content-Encoding is left
 // out and a strong ETag weakened (the body is not the origin's bytes).
-func appendOriginHead(dst []byte, resp *upstream.Response, label, notStored string, decode bool) []byte {
+func appendOriginHead(dst []byte, resp *upstream.Response, f *facts, label, notStored string, decode bool) []byte {
 	dst = appendStatusLine(dst, resp.Status(), string(resp.StatusText()))
 	resp.Visit(func(name, value []byte) {
 		switch {
@@ -290,6 +291,7 @@ func appendOriginHead(dst []byte, resp *upstream.Response, label, notStored stri
 	dst = append(dst, "X-Cache: "...)
 	dst = append(dst, label...)
 	dst = append(dst, "\r\n"...)
+	dst = appendCacheStatus(dst, label, f, resp.Status(), 0, false, notStored)
 	if notStored != "" {
 		dst = append(dst, "X-Cache-Detail: not stored: "...)
 		dst = append(dst, notStored...)
