@@ -23,7 +23,7 @@ func NotModified(ifNoneMatch, ifModifiedSince, etag, lastModified []byte) bool {
 		if len(inm) == 1 && inm[0] == '*' {
 			return true
 		}
-		want, ok := opaqueTag(httpbytes.TrimOWS(etag))
+		want, ok := etagCore(httpbytes.TrimOWS(etag))
 		return ok && etagListHas(inm, want)
 	}
 	ims, ok := ParseHTTPDate(httpbytes.TrimOWS(ifModifiedSince))
@@ -34,16 +34,21 @@ func NotModified(ifNoneMatch, ifModifiedSince, etag, lastModified []byte) bool {
 	return ok && !lm.After(ims)
 }
 
-// opaqueTag validates entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE and returns
-// the quoted part.
-func opaqueTag(b []byte) ([]byte, bool) {
-	if len(b) >= 2 && b[0] == 'W' && b[1] == '/' {
+// etagCore returns what weak comparison compares of an entity-tag: the
+// characters between its quotes, without the W/ prefix. It is lenient where
+// origins and clients are sloppy and the meaning is plain: "w/" for "W/",
+// and an unquoted tag (abc) taken as its quoted form ("abc"). Anything else
+// malformed matches nothing.
+func etagCore(b []byte) ([]byte, bool) {
+	if len(b) >= 2 && (b[0] == 'W' || b[0] == 'w') && b[1] == '/' {
 		b = b[2:]
 	}
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = b[1 : len(b)-1]
+	} else if len(b) == 0 {
 		return nil, false
 	}
-	for _, c := range b[1 : len(b)-1] {
+	for _, c := range b {
 		if !etagc(c) {
 			return nil, false
 		}
@@ -55,8 +60,8 @@ func opaqueTag(b []byte) ([]byte, bool) {
 func etagc(c byte) bool { return c == 0x21 || c >= 0x23 && c != 0x7f }
 
 // etagListHas reports whether the If-None-Match list (1#entity-tag; empty
-// elements allowed) holds an entity-tag whose opaque part equals want. The
-// scan stops, unmatched, at the first malformed element.
+// elements allowed) holds an entity-tag whose core (etagCore) equals want.
+// The scan stops, unmatched, at the first malformed element.
 func etagListHas(list, want []byte) bool {
 	i := 0
 	for {
@@ -66,26 +71,42 @@ func etagListHas(list, want []byte) bool {
 		if i == len(list) {
 			return false
 		}
-		if list[i] == 'W' && i+1 < len(list) && list[i+1] == '/' {
+		if (list[i] == 'W' || list[i] == 'w') && i+1 < len(list) && list[i+1] == '/' {
 			i += 2
 		}
-		if i == len(list) || list[i] != '"' {
-			return false
-		}
-		j := i + 1
-		for j < len(list) && list[j] != '"' {
-			if !etagc(list[j]) {
+		var core []byte
+		if i < len(list) && list[i] == '"' {
+			j := i + 1
+			for j < len(list) && list[j] != '"' {
+				if !etagc(list[j]) {
+					return false
+				}
+				j++
+			}
+			if j == len(list) {
 				return false
 			}
-			j++
+			core = list[i+1 : j]
+			i = j + 1
+		} else {
+			// An unquoted tag: up to the next separator.
+			j := i
+			for j < len(list) && list[j] != ',' && !httpbytes.IsOWS(list[j]) {
+				if !etagc(list[j]) {
+					return false
+				}
+				j++
+			}
+			if j == i {
+				return false
+			}
+			core = list[i:j]
+			i = j
 		}
-		if j == len(list) {
-			return false
-		}
-		if string(list[i:j+1]) == string(want) {
+		if string(core) == string(want) {
 			return true
 		}
-		for i = j + 1; i < len(list) && httpbytes.IsOWS(list[i]); i++ {
+		for ; i < len(list) && httpbytes.IsOWS(list[i]); i++ {
 		}
 		if i < len(list) && list[i] != ',' {
 			return false

@@ -1,6 +1,7 @@
 package cachepolicy
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/mcpage/mcpage/internal/httpbytes"
@@ -200,6 +201,9 @@ func varyAllowed(lines [][]byte) (acceptEncoding, other, ok bool) {
 // invalid value ignored (RFC 9111 §5.1); clamped like any delta-seconds.
 func parseAge(v []byte) time.Duration {
 	item, _, _ := cutList(v, ',')
+	if i := bytes.IndexByte(item, ';'); i >= 0 {
+		item = item[:i] // "7200;foo=bar": the number is still the age
+	}
 	item = httpbytes.TrimOWS(item)
 	if len(item) > 0 && item[0] == '"' {
 		return 0 // quoting is for directives, not for Age

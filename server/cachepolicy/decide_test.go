@@ -139,11 +139,15 @@ func TestDecideCDNCacheControl(t *testing.T) {
 		{"private", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control: max-age=60, private"}, refused(ReasonPrivate)},
 		{"second line private", lenient, 200, false, []string{"CDN-Cache-Control: max-age=60", "CDN-Cache-Control: private"}, refused(ReasonPrivate)},
 		{"s-maxage beats max-age", lenient, 200, false, []string{"CDN-Cache-Control: max-age=10, s-maxage=20"}, stored(20 * time.Second)},
-		{"string value accepted", lenient, 200, false, []string{`CDN-Cache-Control: max-age="30"`}, stored(30 * time.Second)},
+		{"string value ignored", lenient, 200, false, []string{`CDN-Cache-Control: max-age="30"`}, Decision{Store: true, TTL: 2 * time.Minute, FromDefault: true}},
 		{"parameters ignored", lenient, 200, false, []string{"CDN-Cache-Control: max-age=60;foo=1;bar, swr=?1"}, stored(time.Minute)},
-		{"negative integer is invalid freshness", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control: max-age=-1"}, refused(ReasonStale)},
-		{"decimal is invalid freshness", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control: max-age=1.5"}, refused(ReasonStale)},
-		{"inner list is invalid freshness", lenient, 200, false, []string{"CDN-Cache-Control: max-age=(1 2)"}, refused(ReasonStale)},
+		// RFC 9213 §2.1: a member of the wrong type is ignored; with none
+		// left, Cache-Control governs.
+		{"negative integer ignored", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control: max-age=-1"}, stored(time.Minute)},
+		{"decimal ignored", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control: max-age=1.5"}, stored(time.Minute)},
+		{"inner list ignored", lenient, 200, false, []string{"CDN-Cache-Control: max-age=(1 2)"}, Decision{Store: true, TTL: 2 * time.Minute, FromDefault: true}},
+		{"string ignored, Cache-Control no-store governs", lenient, 200, false, []string{`CDN-Cache-Control: max-age="10000"`, "Cache-Control: no-store"}, refused(ReasonNoStore)},
+		{"boolean false public ignored", lenient, 200, true, []string{"CDN-Cache-Control: max-age=60, public=?0"}, refused(ReasonAuthorization)},
 		{"empty field ignored", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control:  "}, stored(time.Minute)},
 		{"unparsable (upper-case key) ignored", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control: Max-Age=600"}, stored(time.Minute)},
 		{"unparsable (trailing comma) ignored", lenient, 200, false, []string{"Cache-Control: max-age=60", "CDN-Cache-Control: max-age=600,"}, stored(time.Minute)},
@@ -221,10 +225,11 @@ func TestDecideInvalidFreshness(t *testing.T) {
 		{"max-age plus sign", lenient, 200, false, []string{"Cache-Control: max-age=+5"}, refused(ReasonStale)},
 		{"max-age fraction", lenient, 200, false, []string{"Cache-Control: max-age=10.5"}, refused(ReasonStale)},
 		{"max-age then junk", lenient, 200, false, []string{"Cache-Control: max-age=60; public"}, refused(ReasonStale)},
-		{"max-age twice, different", lenient, 200, false, []string{"Cache-Control: max-age=30, max-age=60"}, refused(ReasonStale)},
-		{"max-age twice across lines", lenient, 200, false, []string{"Cache-Control: max-age=30", "Cache-Control: max-age=60"}, refused(ReasonStale)},
+		{"max-age twice, different", lenient, 200, false, []string{"Cache-Control: max-age=30, max-age=60"}, stored(30 * time.Second)}, // the first occurrence decides
+		{"max-age twice across lines", lenient, 200, false, []string{"Cache-Control: max-age=30", "Cache-Control: max-age=60"}, stored(30 * time.Second)},
 		{"max-age twice, same value", lenient, 200, false, []string{"Cache-Control: max-age=30", "Cache-Control: max-age=30"}, stored(30 * time.Second)},
-		{"max-age valid then invalid", lenient, 200, false, []string{"Cache-Control: max-age=30, max-age=x"}, refused(ReasonStale)},
+		{"max-age valid then invalid", lenient, 200, false, []string{"Cache-Control: max-age=30, max-age=x"}, stored(30 * time.Second)},
+		{"max-age invalid then valid", lenient, 200, false, []string{"Cache-Control: max-age=x, max-age=30"}, refused(ReasonStale)},
 		{"max-age invalid then valid", lenient, 200, false, []string{"Cache-Control: max-age=x, max-age=30"}, refused(ReasonStale)},
 		{"invalid max-age is not rescued by Expires", lenient, 200, false, []string{"Cache-Control: max-age=x", "Expires: " + httpDate(now.Add(time.Hour))}, refused(ReasonStale)},
 		{"invalid max-age is not rescued by DefaultTTL", lenient, 200, false, []string{"Cache-Control: max-age=x"}, refused(ReasonStale)},
@@ -239,6 +244,8 @@ func TestDecideInvalidFreshness(t *testing.T) {
 func TestDecideAgeAndCaps(t *testing.T) {
 	runDecide(t, []decideCase{
 		{"Age subtracted", strict, 200, false, []string{"Cache-Control: max-age=100", "Age: 40"}, Decision{Store: true, TTL: 60 * time.Second, Age: 40 * time.Second}},
+		{"Age with parameters", strict, 200, false, []string{"Cache-Control: max-age=100", "Age: 40;foo=bar"}, Decision{Store: true, TTL: 60 * time.Second, Age: 40 * time.Second}},
+		{"Age with a numeric parameter", strict, 200, false, []string{"Cache-Control: max-age=100", "Age: 40;3600"}, Decision{Store: true, TTL: 60 * time.Second, Age: 40 * time.Second}},
 		{"Age subtracted from Expires", strict, 200, false, []string{"Expires: " + httpDate(now.Add(100*time.Second)), "Age: 40"}, Decision{Store: true, TTL: 60 * time.Second, Age: 40 * time.Second}},
 		{"Age subtracted from DefaultTTL", lenient, 200, false, []string{"Age: 30"}, Decision{Store: true, TTL: 90 * time.Second, Age: 30 * time.Second, FromDefault: true}},
 		{"Age equal to lifetime", strict, 200, false, []string{"Cache-Control: max-age=100", "Age: 100"}, refused(ReasonStale)},

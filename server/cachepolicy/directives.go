@@ -26,20 +26,22 @@ const (
 	deltaInvalid
 )
 
-// merge adds one occurrence. A value that is not delta-seconds, or a second
-// occurrence with a different value, makes the directive invalid, which
-// Decide turns into "stale": RFC 9111 §4.2.1 lets a cache either use the
-// first occurrence or consider the response stale, and not storing is the
-// choice that can't serve a page longer than the origin meant.
+// merge adds one occurrence. The first occurrence decides (RFC 9111 §4.2.1
+// lets a cache use the first occurrence or consider the response stale; the
+// first is what the origin's own framework most likely wrote, and what the
+// caches ranked best in the public suite use): later ones are ignored. A
+// first value that is not delta-seconds makes the directive invalid, which
+// Decide turns into "stale".
 func (d *delta) merge(value []byte, hasValue bool) {
-	secs, ok := parseDeltaSeconds(value, hasValue)
-	switch {
-	case d.state == deltaInvalid:
-	case !ok, d.state == deltaValid && secs != d.secs:
-		d.state = deltaInvalid
-	default:
-		d.state, d.secs = deltaValid, secs
+	if d.state != deltaAbsent {
+		return
 	}
+	secs, ok := parseDeltaSeconds(value, hasValue)
+	if !ok {
+		d.state = deltaInvalid
+		return
+	}
+	d.state, d.secs = deltaValid, secs
 }
 
 // parseDeltaSeconds accepts 1*DIGIT, also in the quoted form "10" that RFC

@@ -3,6 +3,8 @@ package cachepolicy
 import (
 	"bytes"
 	"time"
+
+	"github.com/mcpage/mcpage/internal/httpbytes"
 )
 
 // HTTP-date (RFC 9110 §5.6.7) parsing and formatting, by hand so that no
@@ -39,7 +41,7 @@ func ParseHTTPDate(b []byte) (time.Time, bool) {
 // parseIMFFixdate: day-name "," SP 2DIGIT SP month SP 4DIGIT SP time SP "GMT".
 func parseIMFFixdate(b []byte) (time.Time, bool) {
 	if !isName(b[:3], shortDays[:]) || b[4] != ' ' || b[7] != ' ' || b[11] != ' ' ||
-		b[16] != ' ' || string(b[25:]) != " GMT" {
+		b[16] != ' ' || !httpbytes.EqualFold(b[25:], " GMT") {
 		return time.Time{}, false
 	}
 	day, ok1 := digits(b[5:7])
@@ -69,7 +71,7 @@ func parseRFC850(b []byte) (time.Time, bool) {
 	}
 	b = b[comma:]
 	if len(b) != len(", 06-Nov-94 08:49:37 GMT") || b[1] != ' ' || b[4] != '-' || b[8] != '-' ||
-		b[11] != ' ' || string(b[20:]) != " GMT" {
+		b[11] != ' ' || !httpbytes.EqualFold(b[20:], " GMT") {
 		return time.Time{}, false
 	}
 	day, ok1 := digits(b[2:4])
@@ -101,9 +103,13 @@ func daysIn(m time.Month, year int) int {
 	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
+// Names compare case-insensitively: RFC 9110 §5.6.7 spells them
+// case-sensitively, but origins send "MON" or "jan" and the best caches read
+// them (being lenient here can only make a page fresh that its origin meant
+// to be).
 func isName(b []byte, names []string) bool {
 	for _, n := range names {
-		if string(b) == n {
+		if httpbytes.EqualFold(b, n) {
 			return true
 		}
 	}
@@ -112,7 +118,7 @@ func isName(b []byte, names []string) bool {
 
 func monthIndex(b []byte) int {
 	for i, m := range months {
-		if string(b) == m {
+		if httpbytes.EqualFold(b, m) {
 			return i
 		}
 	}

@@ -30,8 +30,8 @@ func TestParseHTTPDate(t *testing.T) {
 		{"-1", time.Time{}},
 		{" Sun, 06 Nov 1994 08:49:37 GMT", time.Time{}},
 		{"Sun, 06 Nov 1994 08:49:37 GMT ", time.Time{}},
-		{"sun, 06 Nov 1994 08:49:37 GMT", time.Time{}},
-		{"Sun, 06 nov 1994 08:49:37 GMT", time.Time{}},
+		{"sun, 06 Nov 1994 08:49:37 GMT", time.Date(1994, 11, 6, 8, 49, 37, 0, time.UTC)}, // names in any case
+		{"SUN, 06 nov 1994 08:49:37 gmt", time.Date(1994, 11, 6, 8, 49, 37, 0, time.UTC)},
 		{"Xyz, 06 Nov 1994 08:49:37 GMT", time.Time{}},
 		{"Sun, 06 Nov 1994 08:49:37 UTC", time.Time{}},
 		{"Sun, 06 Nov 1994 08:49:37 +0000", time.Time{}},

@@ -52,7 +52,7 @@ func sfDictionary(b []byte, d *directives) bool {
 		if i = sfParams(b, i); i < 0 {
 			return false
 		}
-		d.apply(key, val, hasVal)
+		sfApply(d, key, val, hasVal)
 		for i < len(b) && httpbytes.IsOWS(b[i]) {
 			i++
 		}
@@ -198,4 +198,42 @@ func sfNumber(b []byte, i int) int {
 		return -1
 	}
 	return i
+}
+
+// sfApply records one CDN-Cache-Control member, checking its type (RFC 9213
+// §2.1: a directive whose value has the wrong type is ignored, and then does
+// not count towards CDN-Cache-Control replacing Cache-Control). Delta
+// directives must be Integers; public, must-revalidate, proxy-revalidate
+// and must-understand Boolean true (a bare key). no-store, no-cache and
+// private are applied whatever their value: the origin plainly meant to
+// restrict us.
+func sfApply(d *directives, key, val []byte, hasVal bool) {
+	switch {
+	case httpbytes.EqualFold(key, "max-age"), httpbytes.EqualFold(key, "s-maxage"),
+		httpbytes.EqualFold(key, "stale-while-revalidate"), httpbytes.EqualFold(key, "stale-if-error"):
+		if !hasVal || !sfInteger(val) {
+			return
+		}
+	case httpbytes.EqualFold(key, "public"), httpbytes.EqualFold(key, "must-revalidate"),
+		httpbytes.EqualFold(key, "proxy-revalidate"), httpbytes.EqualFold(key, "must-understand"):
+		if hasVal && string(val) != "?1" {
+			return
+		}
+		val, hasVal = nil, false
+	}
+	d.apply(key, val, hasVal)
+}
+
+// sfInteger: a non-negative sf-integer (digits only; a negative age means
+// nothing here).
+func sfInteger(v []byte) bool {
+	if len(v) == 0 || len(v) > 15 {
+		return false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -17,7 +17,7 @@ func TestResponseStale(t *testing.T) {
 		{"sie", []string{"max-age=60", "stale-if-error=600"}, nil, Stale{IfError: 10 * time.Minute}},
 		{"both quoted", []string{`max-age=60, stale-while-revalidate="5", stale-if-error=7`}, nil, Stale{WhileRevalidate: 5 * time.Second, IfError: 7 * time.Second}},
 		{"invalid swr ignored", []string{"max-age=60, stale-while-revalidate=soon"}, nil, Stale{}},
-		{"conflicting swr ignored", []string{"stale-while-revalidate=5, stale-while-revalidate=6"}, nil, Stale{}},
+		{"conflicting swr: the first decides", []string{"stale-while-revalidate=5, stale-while-revalidate=6"}, nil, Stale{WhileRevalidate: 5 * time.Second}},
 		{"must-revalidate", []string{"max-age=60, must-revalidate, stale-while-revalidate=30"}, nil, Stale{Forbidden: true}},
 		{"proxy-revalidate", []string{"max-age=60, Proxy-Revalidate"}, nil, Stale{Forbidden: true}},
 		{"s-maxage", []string{"s-maxage=60, stale-if-error=30"}, nil, Stale{Forbidden: true}},
