@@ -36,6 +36,8 @@ type exchange struct {
 	// leader: this exchange's key is registered in the fill registry
 	// (coalesce.go); its end releases the requests waiting for it.
 	leader bool
+	// headOnly: a revalidation forwarded as HEAD (headupdate.go).
+	headOnly bool
 	// authorized: the request had Authorization (authorizedFill): labelled
 	// BYPASS, its response stored only where RFC 9111 §3.5 allows.
 	authorized bool
@@ -103,7 +105,10 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 		x.f.ims = append([]byte(nil), p.ims...)
 		x.key = append([]byte(nil), p.key...)
 		x.takeVary(p, req)
-		fw.ForceGET = p.isHead
+		// A HEAD revalidates a stale page as HEAD (RFC 9111 §4.3.5): the
+		// origin need not send a body nobody will read (headupdate.go).
+		x.headOnly = p.isHead && k == kindRevalidate
+		fw.ForceGET = p.isHead && !x.headOnly
 	case kindUnsafe:
 		s.stats.Passes.Add(1)
 		x.host = append([]byte(nil), req.Host...)
@@ -278,11 +283,14 @@ func (x *exchange) finish(job *upstream.Job, now time.Time) {
 	status := resp.Status()
 	switch x.kind {
 	case kindRevalidate:
-		if status == 304 {
+		switch {
+		case status == 304:
 			x.freshen(resp, now)
-			return
+		case x.headOnly:
+			x.headUpdate(resp, now) // headupdate.go
+		default:
+			x.fill(resp, now)
 		}
-		x.fill(resp, now)
 	case kindFill:
 		x.fill(resp, now)
 	default:
@@ -298,8 +306,8 @@ func (x *exchange) finish(job *upstream.Job, now time.Time) {
 func (x *exchange) invalidations(resp *upstream.Response) {
 	prefix := x.l.s.keyPrefix
 	x.invalidate = append(x.invalidate, cachepolicy.AppendKey(nil, prefix, x.host, x.path))
-	for _, name := range [...]string{"Location", "Content-Location"} {
-		if v := resp.Peek(name); len(v) > 0 {
+	for _, name := range [...]string{"location", "content-location"} {
+		if v := peekFold(resp, name); len(v) > 0 { // names as received, any case
 			if p, ok := cachepolicy.SameHostPath(x.host, v); ok {
 				x.invalidate = append(x.invalidate, cachepolicy.AppendKey(nil, prefix, x.host, p))
 			}

@@ -292,3 +292,49 @@ func TestHTTP10KeepAlive(t *testing.T) {
 		c.expectClosed(5 * time.Second)
 	}
 }
+
+// A HEAD for a stale page revalidates it as HEAD (RFC 9111 §4.3.5): a 200
+// with the same strong ETag updates the stored fields and freshness, and
+// the stored body stays; one with another ETag drops the page.
+func TestHeadUpdatesStoredPage(t *testing.T) {
+	for store, mod := range storeMods(t) {
+		o := newOrigin(t)
+		var gets, heads atomic.Int64
+		var etag atomic.Value
+		etag.Store(`"v1"`)
+		o.handle("/h/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("ETag", etag.Load().(string))
+			w.Header().Set("X-Version", fmt.Sprint(heads.Load()))
+			if r.Method == "HEAD" {
+				heads.Add(1)
+				w.Header().Set("Cache-Control", "max-age=600")
+				return
+			}
+			gets.Add(1)
+			w.Header().Set("Cache-Control", "max-age=1")
+			fmt.Fprint(w, "body")
+		})
+		p := startProxy(t, o.addr(), mod)
+		c := dial(t, p.addr)
+		path := "/h/" + store
+		c.get(path)
+		// Wait for the one second of freshness to pass.
+		var r *response
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			c.send(request("HEAD", path))
+			r = c.read("HEAD")
+			if heads.Load() > 0 {
+				break
+			}
+		}
+		hr := r
+		if heads.Load() != 1 || r.StatusCode != 200 || r.Header.Get("X-Version") != "0" || len(r.body) != 0 {
+			t.Fatalf("%s: HEAD revalidation: %d heads, %d %s X-Version %q", store, heads.Load(), r.StatusCode, r.xcache(), r.Header.Get("X-Version"))
+		}
+		// Updated: fresh for 600 s now, with the stored body.
+		r = getUntil(t, c, "HIT", path)
+		if r.xcache() != "HIT" || string(r.body) != "body" || gets.Load() != 1 || !strings.Contains(r.Header.Get("Cache-Control"), "600") {
+			t.Fatalf("%s: after HEAD update: %s %q, %d GETs, Cache-Control %q (HEAD was %s %v)", store, r.xcache(), r.body, gets.Load(), r.Header.Get("Cache-Control"), hr.xcache(), hr.Header)
+		}
+	}
+}
