@@ -39,6 +39,11 @@ type exchange struct {
 	// http11: the client speaks HTTP/1.1, so a streamed body of unknown
 	// length can be sent chunked.
 	http11 bool
+	// expect100: the client sent Expect: 100-continue (interim.go).
+	expect100 bool
+	// held: interim responses waiting for the slot to reach the head of
+	// the queue (interim.go). Loop only.
+	held []byte
 
 	// results, written by the worker
 	out        []byte        // complete response for the client
@@ -69,7 +74,8 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind) 
 func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte, staleUntil int64, leader bool) *exchange {
 	l := c.l
 	s := l.s
-	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader}
+	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader,
+		expect100: req.Expect100}
 	x.f = facts{
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive,
 		ae: append([]byte(nil), req.AcceptEncoding...),
@@ -128,6 +134,9 @@ func (x *exchange) submit(req *httpparse.Request, body []byte, fw *upstream.Forw
 	}
 	job.Ctx = x
 	job.Done = upstreamDone
+	if x.c != nil && x.http11 {
+		job.Interim = upstreamInterim // interim.go
+	}
 	s.stats.Upstream.Add(1)
 	if err := s.pool.Submit(job); err != nil {
 		upstream.ReleaseJob(job)
@@ -232,6 +241,9 @@ func (x *exchange) Run(context.Context) error {
 	p := c.find(x.token)
 	if p != nil && l.alog != nil {
 		p.lg.up = x.took // accesslog.go
+	}
+	if p != nil {
+		c.prependHeldInterim(p, x) // interim.go
 	}
 	switch {
 	case x.relay != nil && p == nil:
