@@ -78,6 +78,8 @@ type pending struct {
 	inm    []byte // If-None-Match
 	ims    []byte // If-Modified-Since
 	key    []byte
+	// Range and If-Range, for the stored page's answer (range.go).
+	rng, ifRange []byte
 
 	// raw and body are copies of the request, kept only when the store answers
 	// asynchronously, so a miss can still be forwarded.

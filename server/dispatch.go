@@ -110,6 +110,7 @@ func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 	p.ae = append(p.ae, req.AcceptEncoding...)
 	p.inm = append(p.inm, req.IfNoneMatch...)
 	p.ims = append(p.ims, req.IfModifiedSince...)
+	c.noteRange(p, req) // range.go
 	p.key = cachepolicy.AppendKey(p.key, s.keyPrefix, req.Host, req.Path)
 	if !c.l.syncStore {
 		p.raw = append(p.raw, raw...)
@@ -241,6 +242,11 @@ func (c *conn) serveRecord(p *pending, r *pagerecord.Record, label string) {
 		l.dec.forget(p.key)
 		c.complete(p, appendErrorResponse(p.out[:0], 502, p.keepAlive, label))
 		return
+	}
+	if len(p.rng) > 0 {
+		if done, _ := c.serveRange(p, r, &f, body, enc, label); done { // range.go
+			return
+		}
 	}
 	head, send := appendRecordHead(p.out[:0], r, &f, body, enc, label, l.now)
 	if !send {

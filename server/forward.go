@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"time"
@@ -44,6 +45,9 @@ type exchange struct {
 	// held: interim responses waiting for the slot to reach the head of
 	// the queue (interim.go). Loop only.
 	held []byte
+	// rng, ifRange: the client's Range and If-Range, answered from the
+	// page a fill or revalidation renders (range.go).
+	rng, ifRange []byte
 
 	// results, written by the worker
 	out        []byte        // complete response for the client
@@ -86,6 +90,7 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 		s.stats.Misses.Add(1)
 		x.f.inm = append([]byte(nil), p.inm...)
 		x.f.ims = append([]byte(nil), p.ims...)
+		x.rng, x.ifRange = bytes.Clone(p.rng), bytes.Clone(p.ifRange) // range.go
 		x.key = append([]byte(nil), p.key...)
 		fw.ForceGET = p.isHead
 	case kindUnsafe:
@@ -154,6 +159,7 @@ func (c *conn) forwardFacts(fill bool) upstream.Forward {
 	if fill {
 		fw.AcceptEncoding = gzipOnly
 		fw.StripConditional = true
+		fw.StripRange = true // the whole page is fetched and stored (range.go)
 	}
 	return fw
 }

@@ -108,6 +108,7 @@ func appendRecordHead(dst []byte, r *pagerecord.Record, f *facts, body []byte, e
 		dst = append(dst, enc.String()...)
 		dst = append(dst, "\r\n"...)
 	}
+	dst = appendAcceptRanges(dst, r) // range.go
 	cl := len(body)
 	if !bodyAllowed(r.Status) {
 		cl = -1
