@@ -14,22 +14,6 @@ import (
 	"github.com/mcpage/mcpage/server"
 )
 
-// readAny reads the next response on the connection, a 1xx included (which
-// has no body), with its body.
-func (c *client) readAny(method string) *response {
-	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(15 * time.Second))
-	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
-	if err != nil {
-		c.t.Fatalf("read response: %v", err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("read body: %v", err)
-	}
-	return &response{Response: resp, body: body}
-}
-
 // hinted is an origin with a /hints page; sent103 gets one send per 103 the
 // origin has written (Go's server flushes a 1xx at once).
 type hinted struct {
@@ -76,7 +60,7 @@ func TestInterimRelayedEarlyNeverStored(t *testing.T) {
 		p := startProxy(t, o.addr(), mod)
 		c := dial(t, p.addr)
 		c.send(request("GET", "/hints"))
-		r := c.readAny("GET")
+		r := c.read("GET")
 		if r.StatusCode != 103 {
 			t.Fatalf("first response %d, want the 103 before the page", r.StatusCode)
 		}
@@ -87,7 +71,7 @@ func TestInterimRelayedEarlyNeverStored(t *testing.T) {
 			t.Fatalf("hop-by-hop fields relayed in the 103: %v", r.Header)
 		}
 		close(release)
-		r = c.readAny("GET")
+		r = c.read("GET")
 		if r.StatusCode != 200 || r.xcache() != "MISS" || string(r.body) != "the page" {
 			t.Fatalf("final: %d %s %q", r.StatusCode, r.xcache(), r.body)
 		}
@@ -149,13 +133,13 @@ func TestInterimPipelinedInOrder(t *testing.T) {
 				close(releaseSlow)
 				close(releaseHints)
 			}
-			if r := c.readAny("GET"); r.StatusCode != 200 || string(r.body) != "slow" {
+			if r := c.read("GET"); r.StatusCode != 200 || string(r.body) != "slow" {
 				t.Fatalf("first response %d %q, want the slow page", r.StatusCode, r.body)
 			}
-			if r := c.readAny("GET"); r.StatusCode != 103 || r.Header.Get("Link") == "" {
+			if r := c.read("GET"); r.StatusCode != 103 || r.Header.Get("Link") == "" {
 				t.Fatalf("second response %d, want the 103", r.StatusCode)
 			}
-			if r := c.readAny("GET"); r.StatusCode != 200 || string(r.body) != "the page" {
+			if r := c.read("GET"); r.StatusCode != 200 || string(r.body) != "the page" {
 				t.Fatalf("third response %d %q, want the hinted page", r.StatusCode, r.body)
 			}
 		})
@@ -171,7 +155,7 @@ func TestInterimNotToHTTP10(t *testing.T) {
 	p := startProxy(t, o.addr(), nil)
 	c := dial(t, p.addr)
 	c.send("GET /hints HTTP/1.0\r\nHost: example.test\r\nConnection: keep-alive\r\n\r\n")
-	r := c.readAny("GET")
+	r := c.read("GET")
 	if r.StatusCode != 200 || string(r.body) != "the page" {
 		t.Fatalf("HTTP/1.0 client got %d %q first, want the page", r.StatusCode, r.body)
 	}
@@ -188,20 +172,20 @@ func TestInterimContinueOnlyWhenExpected(t *testing.T) {
 
 	c := dial(t, p.addr)
 	c.send("POST /form HTTP/1.1\r\nHost: example.test\r\nContent-Length: 4\r\n\r\nbody")
-	if r := c.readAny("POST"); r.StatusCode != 200 || string(r.body) != "done" {
+	if r := c.read("POST"); r.StatusCode != 200 || string(r.body) != "done" {
 		t.Fatalf("without Expect: %d %q first, want the final response", r.StatusCode, r.body)
 	}
 
 	c = dial(t, p.addr)
 	c.send("POST /form HTTP/1.1\r\nHost: example.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
-	if r := c.readAny("POST"); r.StatusCode != 100 {
+	if r := c.read("POST"); r.StatusCode != 100 {
 		t.Fatalf("the proxy's own 100 Continue: got %d", r.StatusCode)
 	}
 	c.send("body")
-	if r := c.readAny("POST"); r.StatusCode != 100 {
+	if r := c.read("POST"); r.StatusCode != 100 {
 		t.Fatalf("the origin's 100 Continue: got %d", r.StatusCode)
 	}
-	if r := c.readAny("POST"); r.StatusCode != 200 || string(r.body) != "done" {
+	if r := c.read("POST"); r.StatusCode != 200 || string(r.body) != "done" {
 		t.Fatalf("with Expect: %d %q, want the final response", r.StatusCode, r.body)
 	}
 }

@@ -25,6 +25,10 @@ import (
 // received.
 const maxInterimBytes = 64 << 10
 
+// maxKeptInterim is the largest interim scratch a worker keeps between
+// heads.
+const maxKeptInterim = 4 << 10
+
 // errInterimTooLarge is the cause when the interim heads of one exchange
 // exceed maxInterimBytes.
 var errInterimTooLarge = errors.New("1xx interim responses larger than 64 KiB in all")

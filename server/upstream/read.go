@@ -68,6 +68,9 @@ func (p *Pool) readResponse(w *worker, br *bufio.Reader, uc *upConn, resp *fasth
 		if w.job != nil && w.job.Interim != nil {
 			w.interim = appendInterimHead(w.interim[:0], resp)
 			w.job.Interim(w.job, w.interim)
+			if cap(w.interim) > maxKeptInterim {
+				w.interim = nil // a rare large head: not kept by every worker
+			}
 		}
 	}
 	// What fasthttp's ReadLimitBody does after the head.
