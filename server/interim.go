@@ -96,7 +96,9 @@ func (ir *interimRelay) Run(context.Context) error {
 			c.writeInterim(x.held)
 			x.held = nil
 		}
-		c.writeInterim(ir.head)
+		if !c.released { // a failed write closes the connection inside Write
+			c.writeInterim(ir.head)
+		}
 		return nil
 	}
 	if len(x.held)+len(ir.head) <= maxHeldInterim {
