@@ -37,6 +37,10 @@ func (st *fieldState) note(req *Request, name, value []byte) error {
 		if httpbytes.EqualFold(name, "host") {
 			return st.noteHost(req, value)
 		}
+	case 5:
+		if httpbytes.EqualFold(name, "range") {
+			setFirst(&req.Range, value)
+		}
 	case 6:
 		switch {
 		case httpbytes.EqualFold(name, "cookie"):
@@ -46,6 +50,10 @@ func (st *fieldState) note(req *Request, name, value []byte) error {
 			req.CookieCount++
 		case httpbytes.EqualFold(name, "expect"):
 			return noteExpect(req, value)
+		}
+	case 8:
+		if httpbytes.EqualFold(name, "if-range") {
+			setFirst(&req.IfRange, value)
 		}
 	case 10:
 		if httpbytes.EqualFold(name, "connection") {

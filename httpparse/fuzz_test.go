@@ -69,7 +69,7 @@ func FuzzParseHead(f *testing.F) {
 		}
 		head := data[:n]
 		for _, v := range [][]byte{req.Method, req.Target, req.Host, req.AcceptEncoding, req.Authorization,
-			req.IfNoneMatch, req.IfModifiedSince, req.Connection, req.Cookie} {
+			req.IfNoneMatch, req.IfModifiedSince, req.Connection, req.Cookie, req.Range, req.IfRange} {
 			if v != nil && !within(v, head) {
 				t.Fatalf("view %q is not inside the head", v)
 			}

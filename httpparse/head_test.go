@@ -136,11 +136,13 @@ var validCases = []validCase{
 		headers: []string{"Host: a", "Expect: "}},
 	{name: "shortcut-fields-first-wins", raw: "GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1\r\nAuthorization: Basic x\r\n" +
 		"IF-NONE-MATCH: \"e1\"\r\nIf-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\ncookie: b=2\r\nAccept-Encoding: br\r\n" +
-		"Authorization: Bearer y\r\nIf-None-Match: \"e2\"\r\nCOOKIE: c=3\r\naccept-encoding: gzip\r\n\r\n",
+		"Authorization: Bearer y\r\nIf-None-Match: \"e2\"\r\nCOOKIE: c=3\r\naccept-encoding: gzip\r\n" +
+		"RANGE: bytes=0-1\r\nIf-Range: \"r1\"\r\nRange: bytes=2-3\r\nif-range: \"r2\"\r\n\r\n",
 		method: "GET", target: "/", path: "/", host: "a", minor: 1, cl: -1, keepAlive: true, lim: &Limits{},
 		headers: []string{"Host: a", "Cookie: a=1", "Authorization: Basic x", `IF-NONE-MATCH: "e1"`,
 			"If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT", "cookie: b=2", "Accept-Encoding: br",
-			"Authorization: Bearer y", `If-None-Match: "e2"`, "COOKIE: c=3", "accept-encoding: gzip"}},
+			"Authorization: Bearer y", `If-None-Match: "e2"`, "COOKIE: c=3", "accept-encoding: gzip",
+			"RANGE: bytes=0-1", `If-Range: "r1"`, "Range: bytes=2-3", `if-range: "r2"`}},
 	{name: "host-ipv6-literal", raw: "GET / HTTP/1.1\r\nHost: [::ffff:192.0.2.1]:443\r\n\r\n",
 		method: "GET", target: "/", path: "/", host: "[::ffff:192.0.2.1]:443", minor: 1, cl: -1, keepAlive: true,
 		headers: []string{"Host: [::ffff:192.0.2.1]:443"}},
@@ -247,6 +249,7 @@ func TestParseHeadValid(t *testing.T) {
 				{"Accept-Encoding", req.AcceptEncoding}, {"Authorization", req.Authorization},
 				{"If-None-Match", req.IfNoneMatch}, {"If-Modified-Since", req.IfModifiedSince},
 				{"Connection", req.Connection}, {"Cookie", req.Cookie},
+				{"Range", req.Range}, {"If-Range", req.IfRange},
 			} {
 				v, found, _ := tc.firstField(f.name)
 				checkView(t, f.name, f.got, v, found)

@@ -41,6 +41,9 @@ type Request struct {
 	// when present with an empty value), filled while parsing so that the
 	// server never rescans Headers for them.
 	AcceptEncoding, Authorization, IfNoneMatch, IfModifiedSince, Connection []byte
+	// Range and IfRange: the first Range and If-Range fields (ParseRange
+	// reads the former; both are only views, never judged here).
+	Range, IfRange []byte
 
 	Cookie      []byte // first Cookie field (nil if none)
 	CookieCount int    // number of Cookie fields; iterate Headers when > 1
@@ -64,6 +67,7 @@ func (r *Request) Reset() {
 	r.ContentLength = -1
 	r.Chunked, r.KeepAlive, r.Expect100 = false, false, false
 	r.AcceptEncoding, r.Authorization, r.IfNoneMatch, r.IfModifiedSince, r.Connection = nil, nil, nil, nil, nil
+	r.Range, r.IfRange = nil, nil
 	r.Cookie, r.CookieCount = nil, 0
 	r.HeadLen = 0
 }

@@ -89,6 +89,8 @@ type pending struct {
 	// collapsed: answered from the page another request's fill stored
 	// (coalesce.go), for Cache-Status.
 	collapsed bool
+	// Range and If-Range, for the stored page's answer (range.go).
+	rng, ifRange []byte
 
 	// raw and body are copies of the request, kept only when the store answers
 	// asynchronously, so a miss can still be forwarded.

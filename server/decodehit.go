@@ -132,6 +132,11 @@ func completeDecoded(p *pending, c *conn, r *pagerecord.Record, body []byte) boo
 	if !r.Fresh(c.l.now.Unix()) {
 		label = labelStale // served while it is refreshed (stale.go)
 	}
+	if len(p.rng) > 0 {
+		if done, borrowed := c.serveRange(p, r, &f, body, pagerecord.Identity, label); done { // range.go
+			return borrowed
+		}
+	}
 	head, send := appendRecordHead(p.out[:0], r, &f, body, pagerecord.Identity, label, c.l.now)
 	if !send {
 		c.completeBorrowed(p, head, nil) // HEAD, or 304: the body is not needed after all

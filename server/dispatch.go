@@ -51,8 +51,10 @@ func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 			c.forward(p, req, body, kindBypass)
 		} else if forcesPass(req) {
 			c.forward(p, req, body, kindPass)
-		} else if req.Authorization != nil {
+		} else if req.Authorization != nil && req.Range == nil {
 			c.authorizedFill(p, req)
+		} else if req.Authorization != nil {
+			c.forward(p, req, body, kindBypass) // a part for these credentials: the origin's 206 passes
 		} else if c.l.s.cfg.RequestCacheControl && c.directed(p, req) {
 			c.forward(p, req, body, kindPass) // no-store: the cache stays out of it
 		} else {
@@ -111,6 +113,7 @@ func (c *conn) cookieBypass(req *httpparse.Request) bool {
 // request being dispatched now.
 func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 	c.keyed(p, req)
+	c.noteRange(p, req) // range.go
 	if !c.l.syncStore {
 		p.raw = append(p.raw, raw...)
 	}
@@ -289,6 +292,11 @@ func (c *conn) serveRecord(p *pending, r *pagerecord.Record, label string) {
 		l.dec.forget(p.key)
 		c.complete(p, appendErrorResponse(p.out[:0], 502, p.keepAlive, label))
 		return
+	}
+	if len(p.rng) > 0 {
+		if done, _ := c.serveRange(p, r, &f, body, enc, label); done { // range.go
+			return
+		}
 	}
 	head, send := appendRecordHead(p.out[:0], r, &f, body, enc, label, l.now)
 	if !send {

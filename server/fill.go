@@ -367,6 +367,11 @@ func (bb *blockBuf) release() {
 // under the decode budget (the per-loop memo is loop-only). A decoded body's
 // reservation goes to the loop with the response (holdOnLoop).
 func (x *exchange) renderRecord(r *pagerecord.Record, plain *plainBody, now time.Time) []byte {
+	if len(x.rng) > 0 {
+		if out, ok := x.renderRange(r, &plain, now); ok { // range.go
+			return out
+		}
+	}
 	if x.f.clientTakes(r.Encoding) {
 		if plain != nil {
 			x.l.s.releaseDecode(plain.held)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"time"
@@ -44,6 +45,14 @@ type exchange struct {
 	// http11: the client speaks HTTP/1.1, so a streamed body of unknown
 	// length can be sent chunked.
 	http11 bool
+	// expect100: the client sent Expect: 100-continue (interim.go).
+	expect100 bool
+	// held: interim responses waiting for the slot to reach the head of
+	// the queue (interim.go). Loop only.
+	held []byte
+	// rng, ifRange: the client's Range and If-Range, answered from the
+	// page a fill or revalidation renders (range.go).
+	rng, ifRange []byte
 
 	// results, written by the worker
 	out        []byte        // complete response for the client
@@ -80,7 +89,8 @@ func (c *conn) forward(p *pending, req *httpparse.Request, body []byte, k kind) 
 func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k kind, stale []byte, staleUntil int64, leader bool) *exchange {
 	l := c.l
 	s := l.s
-	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader, authorized: p.authorized}
+	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader, authorized: p.authorized,
+		expect100: req.Expect100}
 	x.f = facts{
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive, http10: p.http10,
 		ae: append([]byte(nil), req.AcceptEncoding...),
@@ -103,6 +113,7 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 		}
 		x.f.inm = append([]byte(nil), p.inm...)
 		x.f.ims = append([]byte(nil), p.ims...)
+		x.rng, x.ifRange = bytes.Clone(p.rng), bytes.Clone(p.ifRange) // range.go
 		x.key = append([]byte(nil), p.key...)
 		x.takeVary(p, req)
 		// A HEAD revalidates a stale page as HEAD (RFC 9111 §4.3.5): the
@@ -155,6 +166,9 @@ func (x *exchange) submit(req *httpparse.Request, body []byte, fw *upstream.Forw
 	}
 	job.Ctx = x
 	job.Done = upstreamDone
+	if x.c != nil && x.http11 {
+		job.Interim = upstreamInterim // interim.go
+	}
 	s.stats.Upstream.Add(1)
 	if err := s.pool.Submit(job); err != nil {
 		upstream.ReleaseJob(job)
@@ -172,6 +186,7 @@ func (c *conn) forwardFacts(fill bool) upstream.Forward {
 	if fill {
 		fw.AcceptEncoding = gzipOnly
 		fw.StripConditional = true
+		fw.StripRange = true // the whole page is fetched and stored (range.go)
 	}
 	return fw
 }
@@ -254,6 +269,9 @@ func (x *exchange) Run(context.Context) error {
 	p := c.find(x.token)
 	if p != nil && l.alog != nil {
 		p.lg.up = x.took // accesslog.go
+	}
+	if p != nil {
+		c.prependHeldInterim(p, x) // interim.go
 	}
 	switch {
 	case x.relay != nil && p == nil:

@@ -26,7 +26,7 @@ type facts struct {
 	isHead    bool
 	gzipOK    bool
 	keepAlive bool
-	http10    bool // the request was HTTP/1.0 (appendConnection)
+	http10    bool   // the request was HTTP/1.0 (appendConnection)
 	ae        []byte // Accept-Encoding
 	inm       []byte // If-None-Match
 	ims       []byte // If-Modified-Since
@@ -115,6 +115,7 @@ func appendRecordHead(dst []byte, r *pagerecord.Record, f *facts, body []byte, e
 		dst = append(dst, enc.String()...)
 		dst = append(dst, "\r\n"...)
 	}
+	dst = appendAcceptRanges(dst, r) // range.go
 	cl := len(body)
 	if !bodyAllowed(r.Status) {
 		cl = -1

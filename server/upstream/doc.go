@@ -26,7 +26,9 @@
 // Content-Type turned off; bodies are de-chunked but never decompressed. Each
 // head is checked first for what fasthttp would let through although another
 // recipient could frame it differently (a bare LF or CR, obs-fold, a 1xx that
-// frames a body): those fail with ErrBadResponse at once. A response that
+// frames a body): those fail with ErrBadResponse at once. Interim (1xx)
+// responses are read here too, each handed to Job.Interim as it arrives
+// (interim.go), since fasthttp's own reader would drop them. A response that
 // stops mid-way on a connection the upstream keeps open fails with ErrStalled
 // after Config.ResponseIdleTimeout rather than at Config.Timeout.
 //

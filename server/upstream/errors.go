@@ -53,7 +53,8 @@ var (
 	// a status below 100, a header block larger than
 	// Config.MaxResponseHeaderBytes, conflicting framing, a 1xx interim
 	// response that frames a body (Content-Length other than 0, or
-	// Transfer-Encoding), more than 32 interim responses, or a 101
+	// Transfer-Encoding), more than 32 interim responses or more than 64
+	// KiB of them, or a 101
 	// Switching Protocols that was never asked for.
 	ErrBadResponse = errors.New("upstream: malformed response")
 	// ErrStalled is set when the upstream, in the middle of a response (its

@@ -29,6 +29,9 @@ type Forward struct {
 	// If-Unmodified-Since and If-Range (cache fills: the cache answers
 	// conditionals itself).
 	StripConditional bool
+	// StripRange drops Range (cache fills: the whole page is stored, and
+	// the cache answers ranges from it).
+	StripRange bool
 	// ForceGET sends GET instead of HEAD (cache fill for a HEAD); other
 	// methods are unchanged.
 	ForceGET bool
@@ -217,6 +220,8 @@ func dropRequestField(name []byte, fw *Forward) bool {
 	switch len(name) {
 	case 4:
 		return httpbytes.EqualFold(name, "host")
+	case 5:
+		return fw.StripRange && httpbytes.EqualFold(name, "range")
 	case 6:
 		return httpbytes.EqualFold(name, "expect")
 	case 8:

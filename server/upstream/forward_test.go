@@ -120,6 +120,13 @@ func TestBuildRequest(t *testing.T) {
 				"Accept-Encoding: gzip\r\n\r\n",
 		},
 		{
+			name:   "StripRange drops every Range, any case",
+			method: "GET", target: "/page", host: "h",
+			headers: hdrs("Host: h", "Range: bytes=0-1", "X-Range: keep", "RANGE: bytes=-1", "If-Range: \"y\""),
+			fw:      &Forward{StripRange: true},
+			want:    "GET /page HTTP/1.1\r\nHost: h\r\nX-Range: keep\r\nIf-Range: \"y\"\r\n\r\n",
+		},
+		{
 			name:   "nil AcceptEncoding and no StripConditional leave them alone",
 			method: "HEAD", target: "/", host: "h",
 			headers: hdrs("Host: h", "Accept-Encoding: br", "If-None-Match: \"x\""),

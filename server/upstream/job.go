@@ -71,6 +71,18 @@ type Job struct {
 	// worker serves no other job until it returns.
 	Done func(j *Job)
 
+	// Interim, when set, is called on the worker for each 1xx interim
+	// response that precedes the final one (101 excepted: it fails the
+	// exchange), in the order received, as soon as it has been read: head
+	// is the response to relay, "HTTP/1.1 <code> <reason>", its end-to-end
+	// fields (hop-by-hop fields, those named in Connection and
+	// Content-Length removed) and the empty line. head is the worker's
+	// scratch, valid only during the call. Interim must not block; it may
+	// read Ctx but must not modify the job. An exchange whose interim heads
+	// exceed 64 KiB in all fails with ErrBadResponse. nil: they are read
+	// and dropped.
+	Interim func(j *Job, head []byte)
+
 	// Ctx is the caller's data; the pool never touches it.
 	Ctx any
 }
@@ -97,7 +109,7 @@ func (j *Job) reset() {
 	j.Resp.r.Reset()
 	j.Err, j.Cause, j.Addr = nil, nil, ""
 	j.StreamAbove, j.Body, j.BodyLen = 0, nil, 0
-	j.Done, j.Ctx = nil, nil
+	j.Done, j.Ctx, j.Interim = nil, nil, nil
 }
 
 // Build fills the job's request from a parsed client request; see

@@ -110,6 +110,9 @@ type worker struct {
 	streamAbove int         // the job's StreamAbove
 	prefix      []byte      // scratch for the buffered start of a streamed body
 	body        *bodyStream // set by exchange when the body is streamed
+
+	job     *Job   // the job being run (its Interim hook), nil between jobs
+	interim []byte // scratch for the interim head handed to Job.Interim
 }
 
 func (p *Pool) work() {
@@ -135,7 +138,9 @@ func (p *Pool) run(w *worker, j *Job) {
 			deadline = *by
 		}
 	}
+	w.job = j
 	p.do(w, j, deadline)
+	w.job = nil
 	if p.cfg.Observe != nil {
 		p.cfg.Observe(j, time.Since(now))
 	}

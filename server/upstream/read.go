@@ -17,8 +17,9 @@ const maxInterimResponses = 32
 var http1Prefix = []byte("HTTP/1.")
 
 // readResponse reads the response to the request just sent from br into resp
-// (cleared, SkipBody set for a HEAD): the 1xx interim responses, which it
-// drops, then the final head and its body. uc, when not nil, is the connection
+// (cleared, SkipBody set for a HEAD): the 1xx interim responses, each handed
+// to the job's Interim as soon as it has been read (interim.go), then the
+// final head and its body. uc, when not nil, is the connection
 // br reads from: while a head is awaited reads wait until deadline, and from
 // its first byte until the response is complete they wait at most
 // Config.ResponseIdleTimeout each.
@@ -28,6 +29,7 @@ var http1Prefix = []byte("HTTP/1.")
 // so one that frames a body (the upstream would send it, and what this side
 // took for the final response could be bytes of that body) is refused.
 func (p *Pool) readResponse(w *worker, br *bufio.Reader, uc *upConn, resp *fasthttp.Response, deadline time.Time) error {
+	interimBytes := 0
 	for n := 0; ; n++ {
 		if n > maxInterimResponses {
 			return errTooManyInterim
@@ -44,6 +46,7 @@ func (p *Pool) readResponse(w *worker, br *bufio.Reader, uc *upConn, resp *fasth
 		if err := checkHead(br); err != nil {
 			return err
 		}
+		buffered := br.Buffered() // checkHead: the whole head is in br
 		if err := resp.Header.Read(br); err != nil {
 			return err
 		}
@@ -58,6 +61,16 @@ func (p *Pool) readResponse(w *worker, br *bufio.Reader, uc *upConn, resp *fasth
 		// harmless, any other value or a Transfer-Encoding frames a body.
 		if cl := resp.Header.ContentLength(); cl > 0 || cl == -1 {
 			return errInterimBody
+		}
+		if interimBytes += max(buffered-br.Buffered(), 0); interimBytes > maxInterimBytes {
+			return errInterimTooLarge
+		}
+		if w.job != nil && w.job.Interim != nil {
+			w.interim = appendInterimHead(w.interim[:0], resp)
+			w.job.Interim(w.job, w.interim)
+			if cap(w.interim) > maxKeptInterim {
+				w.interim = nil // a rare large head: not kept by every worker
+			}
 		}
 	}
 	// What fasthttp's ReadLimitBody does after the head.
