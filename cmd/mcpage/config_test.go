@@ -38,7 +38,7 @@ func TestConfigPrecedence(t *testing.T) {
 		{"mc-timeout", "100ms", "1s", "2s", "3s",
 			func(o *options) string { return o.mcTimeout.String() }},
 		{"store-size", "256M", "16M", "32M", "64M",
-			func(o *options) string { return fmt.Sprint(int64(o.storeSize) >> 20) + "M" }},
+			func(o *options) string { return fmt.Sprint(int64(o.storeSize)>>20) + "M" }},
 		{"mc-conns", "1", "2", "3", "4",
 			func(o *options) string { return fmt.Sprint(o.mcConns) }},
 		// Two values only: the source tells the strongest apart.
