@@ -178,6 +178,9 @@ func Start(cfg Config) (*Admin, error) {
 		a.set.RegisterMetricsWriter(a.writeMemcached)
 	}
 	a.set.RegisterMetricsWriter(metrics.WriteProcessMetrics)
+	// Open and allowed descriptors: lists /proc/self/fd per scrape, which
+	// an edge proxy's operator wants to see approach its limit.
+	a.set.RegisterMetricsWriter(metrics.WriteFDMetrics)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", a.serveMetrics)

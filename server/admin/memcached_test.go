@@ -224,6 +224,12 @@ func TestMemcachedServerCounters(t *testing.T) {
 	}
 	check("A's keys on B", a.Addr, want5)
 	check("A's keys on B", b.Addr, want{ops: 5, replies: 5, up: 1})
+
+	// Descriptors, beside the rest of the process metrics.
+	m := scrape(t, adm.Addr().String())
+	if open, limit := m.get("process_open_fds"), m.get("process_max_fds"); open < 1 || limit < open {
+		t.Errorf("process_open_fds %v, process_max_fds %v", open, limit)
+	}
 }
 
 // TestMemcachedCountersSurviveASilentLoop: a loop that does not answer a
