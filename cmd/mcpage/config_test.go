@@ -234,3 +234,16 @@ func TestPrintConfig(t *testing.T) {
 		t.Errorf("round trip: %+v", again)
 	}
 }
+
+// TestExampleConfigFile: docs/mcpage.conf, the example the systemd unit
+// reads, is a valid config file.
+func TestExampleConfigFile(t *testing.T) {
+	o, err := parseFlags([]string{"-config", "../../docs/mcpage.conf"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.listen != "0.0.0.0:8080" || o.memcached != "127.0.0.1:11211" || o.admin != "127.0.0.1:9090" ||
+		o.accessLog != "/var/log/mcpage/access.log" || !strings.HasPrefix(o.src.source("listen"), "file ../../docs/mcpage.conf:") {
+		t.Errorf("options %+v", o)
+	}
+}
