@@ -66,6 +66,9 @@ type connState struct {
 	epoch uint64
 	// answered counts replies delivered; drivers use it to reset failure counts.
 	answered uint64
+	// errorReplies counts the replies among them that failed their
+	// operation (CLIENT_ERROR, SERVER_ERROR), for monitoring.
+	errorReplies uint64
 }
 
 func newConnState(maxPending, maxValue int) connState {
@@ -367,7 +370,9 @@ func (s *connState) deliver(r *Reply) error {
 			return ErrUnexpectedReply
 		}
 		res.Err, res.Message = ErrClientError, r.Message
+		s.errorReplies++
 	case CodeServerError:
+		s.errorReplies++
 		res.Err, res.Message = ErrServerError, r.Message
 		if bytes.Contains(r.Message, []byte("too large")) {
 			res.Err = ErrValueTooLarge

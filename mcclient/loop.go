@@ -58,6 +58,7 @@ type loopServer struct {
 	conns []*loopConn
 	next  int // round-robin cursor over conns
 	h     health
+	stats serverStats
 }
 
 // connPhase is where a connection is in its life.
@@ -127,8 +128,9 @@ func (lc *LoopClient) Get(key []byte, opt GetOptions, h Handler, token uint64) e
 		return err
 	}
 	if err := c.st.get(key, opt, h, token, now+int64(lc.cfg.OpTimeout)); err != nil {
-		return err
+		return c.refused(err)
 	}
+	c.srv.stats.ops++
 	lc.queued(c)
 	return nil
 }
@@ -141,8 +143,9 @@ func (lc *LoopClient) Set(key, value []byte, opt SetOptions, h Handler, token ui
 		return err
 	}
 	if err := c.st.set(key, value, opt, h, token, now+int64(lc.cfg.OpTimeout)); err != nil {
-		return err
+		return c.refused(err)
 	}
+	c.srv.stats.ops++
 	lc.queued(c)
 	return nil
 }
@@ -155,8 +158,9 @@ func (lc *LoopClient) Delete(key []byte, opt DeleteOptions, h Handler, token uin
 		return err
 	}
 	if err := c.st.delete(key, opt, h, token, now+int64(lc.cfg.OpTimeout)); err != nil {
-		return err
+		return c.refused(err)
 	}
+	c.srv.stats.ops++
 	lc.queued(c)
 	return nil
 }
@@ -168,8 +172,9 @@ func (lc *LoopClient) Arith(key []byte, opt ArithOptions, h Handler, token uint6
 		return err
 	}
 	if err := c.st.arith(key, opt, h, token, now+int64(lc.cfg.OpTimeout)); err != nil {
-		return err
+		return c.refused(err)
 	}
+	c.srv.stats.ops++
 	lc.queued(c)
 	return nil
 }
@@ -207,7 +212,19 @@ func (lc *LoopClient) pick(key []byte) (*loopConn, int64, error) {
 			}
 		}
 	}
+	s.stats.ops++
+	s.stats.errs[ErrKindRefused]++
 	return nil, now, ErrServerDown
+}
+
+// refused counts an operation the connection did not take because its
+// queue is full, and returns err.
+func (c *loopConn) refused(err error) error {
+	if err == ErrQueueFull {
+		c.srv.stats.ops++
+		c.srv.stats.errs[ErrKindRefused]++
+	}
+	return err
 }
 
 // queued notes that c has a command to send and sends it unless corked.

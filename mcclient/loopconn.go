@@ -192,8 +192,22 @@ func (c *loopConn) lost(err error, now int64) {
 	c.streak++
 	c.phase = phaseBackoff
 	c.retryAt = now + int64(backoff(cfg, c.streak))
+	c.srv.stats.connFailures++
+	wasAlive := c.srv.h.alive(now)
 	if c.srv.h.failure(now, cfg) {
 		c.retryAt = max(c.retryAt, c.srv.h.ejectedUntil)
+		if wasAlive { // not a second connection failing during the ejection
+			c.srv.stats.ejections++
+		}
+	}
+	c.failAll(err)
+}
+
+// failAll fails every pending operation of c with err, counting them
+// against the server.
+func (c *loopConn) failAll(err error) {
+	if n := c.st.pending(); n > 0 {
+		c.srv.stats.errs[errorKind(err)] += uint64(n)
 	}
 	c.st.failAll(err)
 }
@@ -227,7 +241,7 @@ func (c *loopConn) sweep(now int64) {
 	case phaseDialing:
 		if c.st.expired(now) {
 			// The dial may still succeed; only the waiting operations give up.
-			c.st.failAll(ErrTimeout)
+			c.failAll(ErrTimeout)
 		}
 		if now-c.dialStart > 2*int64(cfg.ConnectTimeout) {
 			// The dialer did not report back (e.g. the engine is stopping).

@@ -85,6 +85,18 @@ func TestBinaryAdmin(t *testing.T) {
 	if v, ok := m[`mcpage_memcached_server_up{server="`+dead+`"}`]; !ok || v != 0 {
 		t.Errorf("dead server up = %v (%v)", v, ok)
 	}
+	// Every GET looked its page up on one of the two (the live one is
+	// never ejected); the dead one failed to connect and was ejected.
+	if ops := m[`mcpage_memcached_server_operations_total{server="`+live.Addr+`"}`] +
+		m[`mcpage_memcached_server_operations_total{server="`+dead+`"}`]; ops < 3 {
+		t.Errorf("memcached operations %v, want at least 3", ops)
+	}
+	if m[`mcpage_memcached_server_ejections_total{server="`+dead+`"}`] < 1 ||
+		m[`mcpage_memcached_server_connection_failures_total{server="`+dead+`"}`] < 1 ||
+		m[`mcpage_memcached_server_ejections_total{server="`+live.Addr+`"}`] != 0 {
+		t.Errorf("ejections: dead %v (connection failures %v), live %v", m[`mcpage_memcached_server_ejections_total{server="`+dead+`"}`],
+			m[`mcpage_memcached_server_connection_failures_total{server="`+dead+`"}`], m[`mcpage_memcached_server_ejections_total{server="`+live.Addr+`"}`])
+	}
 	gets := 0.0
 	for k, v := range m {
 		if strings.HasPrefix(k, "mcpage_requests_total{") && strings.Contains(k, `method="GET"`) {

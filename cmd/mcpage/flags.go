@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,6 +71,8 @@ type options struct {
 	level            slog.Level // -log-level, parsed
 
 	cfg server.Config
+	// src says where each flag's value came from (config.go).
+	src *configSources
 	// mcLoops collects each event loop's memcached client for the admin
 	// endpoints' memcached state (admin.go); nil without -memcached.
 	mcLoops *admin.LoopClients
@@ -101,6 +104,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	}
 	fs := flag.NewFlagSet("mcpage", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	o.src = addConfigFlags(fs) // -config, -print-config
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to accept clients on (host:port)")
 	fs.StringVar(&o.upstream, "upstream", "127.0.0.1:9000", "origin servers, comma-separated host:port or http://host:port; several are load-balanced")
 	fs.StringVar(&o.memcached, "memcached", "", "memcached servers (host:port[:weight],...; libmemcached ketama placement); empty = embedded in-process store")
@@ -138,7 +142,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.adminPprof, "admin-pprof", false, "also serve /debug/pprof/ on the -admin listener")
 	fs.StringVar(&o.accessLog, "access-log", "", "file to append one line per request to (combined log format, then X-Cache outcome, upstream and total seconds); - = stdout; SIGHUP reopens it; empty = off")
 	fs.StringVar(&o.logLevel, "log-level", "info", "diagnostics on stderr from this level up: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	if err := o.src.parse(args, os.Environ()); err != nil { // flag > MCPAGE_* > -config file > default
 		if err == flag.ErrHelp {
 			usage(fs, out)
 			return nil, errHelp
@@ -149,13 +153,17 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
 	if err := o.build(); err != nil {
-		return nil, err
+		return nil, o.src.annotate(err)
+	}
+	if o.src.print {
+		o.src.write(stdout)
+		return nil, errHelp // exit 0 without serving
 	}
 	return o, nil
 }
 
 func usage(fs *flag.FlagSet, out io.Writer) {
-	fmt.Fprintf(out, "usage: mcpage [flags]\n\nAn edge caching reverse proxy. Flags:\n")
+	fmt.Fprintf(out, "usage: mcpage [flags]\n\nAn edge caching reverse proxy. Every flag may also be set by the environment\n(MCPAGE_ + name in upper case, '-' as '_': MCPAGE_MC_CONNS) or in the -config file\n(name = value); flags win over the environment, which wins over the file. Flags:\n")
 	fs.SetOutput(out)
 	fs.PrintDefaults()
 }

@@ -37,6 +37,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	logger := newLogger(stderr, cfg.level)
 	cfg.cfg.Logger = logger
+	cfg.src.logUnknown(logger)
 	accessLog, closeAccessLog, err := openAccessLog(cfg.accessLog, logger)
 	if err != nil {
 		fail(stderr, err)

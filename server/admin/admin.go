@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/mcpage/mcpage/mcclient"
 )
 
 // Proxy is what the admin endpoints read from the proxy; *server.Server
@@ -53,6 +55,25 @@ type MemcachedServer struct {
 	ConnsUp      int // connections open, all loops together
 	Conns        int // connections kept to it, all loops together
 	Pending      int // operations waiting for a reply
+
+	// Counters summed over the loops (mcclient.ServerState says what each
+	// counts); they never decrease.
+	Ops          uint64
+	Replies      uint64
+	Errors       [mcclient.NumErrorKinds]uint64 // by mcclient.ErrorKind
+	Ejections    uint64
+	ConnFailures uint64
+}
+
+// add adds st's counters to m's.
+func (m *MemcachedServer) add(st *mcclient.ServerState) {
+	m.Ops += st.Ops
+	m.Replies += st.Replies
+	for k, n := range st.Errors {
+		m.Errors[k] += n
+	}
+	m.Ejections += st.Ejections
+	m.ConnFailures += st.ConnFailures
 }
 
 // Up reports whether the server is in use: some connection to it is open
@@ -157,6 +178,9 @@ func Start(cfg Config) (*Admin, error) {
 		a.set.RegisterMetricsWriter(a.writeMemcached)
 	}
 	a.set.RegisterMetricsWriter(metrics.WriteProcessMetrics)
+	// Open and allowed descriptors: lists /proc/self/fd per scrape, which
+	// an edge proxy's operator wants to see approach its limit.
+	a.set.RegisterMetricsWriter(metrics.WriteFDMetrics)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", a.serveMetrics)
@@ -342,16 +366,39 @@ func writeMemcachedSummary(b *strings.Builder, servers []MemcachedServer) {
 	}
 }
 
-// writeMemcached is the metrics writer for the memcached servers' state.
+// writeMemcached is the metrics writer for the memcached servers' state:
+// one family after another, each with a series per server.
 func (a *Admin) writeMemcached(w io.Writer) {
-	for _, s := range a.memcachedState(context.Background()) {
-		up := uint64(0)
-		if s.Up() {
-			up = 1
+	servers := a.memcachedState(context.Background())
+	gauge := func(name string, v func(*MemcachedServer) uint64) {
+		for i := range servers {
+			s := &servers[i]
+			metrics.WriteGaugeUint64(w, fmt.Sprintf(`%s{server=%q}`, name, s.Addr), v(s))
 		}
-		metrics.WriteGaugeUint64(w, fmt.Sprintf(`mcpage_memcached_server_up{server=%q}`, s.Addr), up)
-		metrics.WriteGaugeUint64(w, fmt.Sprintf(`mcpage_memcached_server_ejected_loops{server=%q}`, s.Addr), uint64(s.EjectedLoops))
-		metrics.WriteGaugeUint64(w, fmt.Sprintf(`mcpage_memcached_server_connections{server=%q}`, s.Addr), uint64(s.ConnsUp))
-		metrics.WriteGaugeUint64(w, fmt.Sprintf(`mcpage_memcached_server_pending_ops{server=%q}`, s.Addr), uint64(s.Pending))
 	}
+	counter := func(name string, v func(*MemcachedServer) uint64) {
+		for i := range servers {
+			s := &servers[i]
+			metrics.WriteCounterUint64(w, fmt.Sprintf(`%s{server=%q}`, name, s.Addr), v(s))
+		}
+	}
+	gauge("mcpage_memcached_server_up", func(s *MemcachedServer) uint64 {
+		if s.Up() {
+			return 1
+		}
+		return 0
+	})
+	gauge("mcpage_memcached_server_ejected_loops", func(s *MemcachedServer) uint64 { return uint64(s.EjectedLoops) })
+	gauge("mcpage_memcached_server_connections", func(s *MemcachedServer) uint64 { return uint64(s.ConnsUp) })
+	gauge("mcpage_memcached_server_pending_ops", func(s *MemcachedServer) uint64 { return uint64(s.Pending) })
+	counter("mcpage_memcached_server_operations_total", func(s *MemcachedServer) uint64 { return s.Ops })
+	counter("mcpage_memcached_server_replies_total", func(s *MemcachedServer) uint64 { return s.Replies })
+	for i := range servers {
+		s := &servers[i]
+		for k, n := range s.Errors {
+			metrics.WriteCounterUint64(w, fmt.Sprintf(`mcpage_memcached_server_errors_total{server=%q,kind=%q}`, s.Addr, mcclient.ErrorKind(k)), n)
+		}
+	}
+	counter("mcpage_memcached_server_ejections_total", func(s *MemcachedServer) uint64 { return s.Ejections })
+	counter("mcpage_memcached_server_connection_failures_total", func(s *MemcachedServer) uint64 { return s.ConnFailures })
 }
