@@ -291,11 +291,11 @@ func appendOriginHead(dst []byte, resp *upstream.Response, f *facts, label, notS
 	dst = append(dst, "X-Cache: "...)
 	dst = append(dst, label...)
 	dst = append(dst, "\r\n"...)
-	dst = appendCacheStatus(dst, label, f, resp.Status(), 0, false, notStored)
-	if notStored != "" {
+	if notStored != "" { // right after X-Cache: metrics.go reads it there
 		dst = append(dst, "X-Cache-Detail: not stored: "...)
 		dst = append(dst, notStored...)
 		dst = append(dst, "\r\n"...)
 	}
+	dst = appendCacheStatus(dst, label, f, resp.Status(), 0, false, notStored)
 	return dst
 }
