@@ -129,6 +129,7 @@ func (c *conn) push() *pending {
 	p.authorized = false
 	p.rq = cachepolicy.Request{}
 	p.collapsed = false
+	p.rng, p.ifRange = p.rng[:0], p.ifRange[:0]
 	p.method, p.purgeHard, p.counted = mcOther, false, false
 	if len(c.q) == cap(c.q) {
 		c.q = c.l.growQueue(c.q)

@@ -33,15 +33,24 @@ func (x *exchange) headUpdate(resp *upstream.Response, now time.Time) {
 }
 
 // sameRepresentation reports whether the HEAD response resp describes the
-// stored page r: equal strong ETags, or no ETag on either and equal
-// Last-Modified dates.
+// stored page r (RFC 9111 §4.3.4's selection, as §4.3.5 asks): equal strong
+// ETags; or no ETag on either and equal Last-Modified dates; or no
+// validator on either side at all, and then a Content-Length, when the
+// HEAD response has one and the stored body is as the origin sent it,
+// equal to the stored body's length.
 func sameRepresentation(r *pagerecord.Record, resp *upstream.Response) bool {
 	stored, got := r.Lookup("ETag"), peekFold(resp, "etag")
 	if len(stored) > 0 || len(got) > 0 {
 		return len(stored) > 2 && stored[0] == '"' && bytes.Equal(stored, bytes.TrimSpace(got))
 	}
 	lm, glm := r.Lookup("Last-Modified"), peekFold(resp, "last-modified")
-	return len(lm) > 0 && bytes.Equal(lm, bytes.TrimSpace(glm))
+	if len(lm) > 0 || len(glm) > 0 {
+		return bytes.Equal(lm, bytes.TrimSpace(glm))
+	}
+	if cl := resp.ContentLength(); cl >= 0 && r.Encoding == r.OrigEncoding {
+		return cl == len(r.Body)
+	}
+	return true
 }
 
 // peekFold returns the value of resp's first end-to-end field called name,

@@ -73,7 +73,7 @@ func (c *conn) serveDirected(p *pending, req *httpparse.Request, raw, rec []byte
 		c.onlyIfCached(p)
 		return
 	}
-	c.fetch(p, req, raw, rec, 0, r.Revalidatable())
+	c.fetch(p, req, raw, rec, 0, r.Revalidatable() || p.isHead)
 }
 
 // onlyIfCached answers a request that may not go to the origin and has no

@@ -126,7 +126,8 @@ func (c *conn) servePage(p *pending, req *httpparse.Request, raw, rec []byte, r 
 	if sie > 0 && over <= sie {
 		until = now - over + sie
 	}
-	c.fetch(p, req, raw, rec, until, r.Revalidatable())
+	// A HEAD revalidates as HEAD, validators or not (headupdate.go).
+	c.fetch(p, req, raw, rec, until, r.Revalidatable() || p.isHead)
 }
 
 // anyEncoding is the Accept-Encoding of a background refresh: it renders
