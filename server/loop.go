@@ -67,6 +67,8 @@ type loop struct {
 	m loopCounters // what this loop answered, for metrics (metrics.go); atomics read by scrapes
 
 	alog *loopLog // the access log's buffer (accesslog.go); nil when it is off
+
+	ipText [48]byte // clientIP's scratch: an address as text (forward.go)
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {

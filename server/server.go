@@ -371,6 +371,10 @@ type Stats struct {
 	// AccessLogDropped counts access log lines not written: their loop's
 	// buffer found the writer behind, or the write failed.
 	AccessLogDropped atomic.Int64
+	// ProxyRejected counts connections closed for their PROXY protocol
+	// header: missing or malformed from a peer in ProxyAllow, present from
+	// another (proxy.go).
+	ProxyRejected atomic.Int64
 }
 
 // Stats returns the live counters.
