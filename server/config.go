@@ -4,6 +4,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"regexp"
 	"time"
@@ -20,6 +21,10 @@ import (
 type Config struct {
 	// Listen is the TCP address to accept clients on, "host:port". Required.
 	Listen string
+	// Listener, when set, is what Serve accepts clients on instead of
+	// binding Listen: a listening socket inherited from the process this
+	// one replaces (drain.go). The server closes it when it stops.
+	Listener net.Listener
 
 	// Loops is the number of gnet event loops. 0 → GOMAXPROCS.
 	Loops int

@@ -104,6 +104,7 @@ func (l *loop) newConn(gc gnet.Conn) *conn {
 	c := &conn{l: l, gc: gc, since: l.s.clock().UnixNano()}
 	c.initRemote() // proxy.go
 	l.conns[c] = struct{}{}
+	l.s.drain.conns.Add(1)
 	return c
 }
 
@@ -186,6 +187,7 @@ func (c *conn) release() {
 	// using the body state's request.
 	c.inBody, c.rb, c.bodyBuf = false, nil, nil
 	delete(c.l.conns, c)
+	c.l.s.drain.conns.Add(-1)
 }
 
 // close asks gnet to close the connection (asynchronously, on this loop).

@@ -138,9 +138,10 @@ func (l *loop) Run(context.Context) error {
 			if c.gc.OutboundBuffered() == 0 || c.since < deadline {
 				c.close()
 			}
-		case draining || c.since < deadline:
+		case c.since < deadline || draining && l.drainClose(c):
 			// Idle, or a partial request that has not completed since the
 			// connection went idle: sending bytes slowly does not extend it.
+			// Draining, idle connections go (drain.go).
 			c.close()
 		}
 	}
