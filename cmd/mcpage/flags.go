@@ -66,6 +66,7 @@ type options struct {
 	accessLog        string
 	logLevel         string
 	level            slog.Level // -log-level, parsed
+	opsOptions                  // -proxy-protocol, -drain-timeout, … (opsflags.go)
 
 	cfg server.Config
 	// mcLoops collects each event loop's memcached client for the admin
@@ -134,6 +135,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.adminPprof, "admin-pprof", false, "also serve /debug/pprof/ on the -admin listener")
 	fs.StringVar(&o.accessLog, "access-log", "", "file to append one line per request to (combined log format, then X-Cache outcome, upstream and total seconds); - = stdout; SIGHUP reopens it; empty = off")
 	fs.StringVar(&o.logLevel, "log-level", "info", "diagnostics on stderr from this level up: debug, info, warn, error")
+	o.opsOptions.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			usage(fs, out)
@@ -295,6 +297,9 @@ func (o *options) build() error {
 	}
 	if o.cfg.PurgeAllow == nil {
 		o.cfg.PurgeAllow = []netip.Prefix{} // empty: nobody may purge
+	}
+	if err := o.opsOptions.build(&o.cfg); err != nil {
+		return err
 	}
 	if ring != nil {
 		o.mcLoops = &admin.LoopClients{}
