@@ -137,7 +137,10 @@ func sameAddr(want string, got net.Addr) bool {
 
 // restarter carries out graceful restarts for run: it watches SIGUSR2 (and,
 // during a drain, SIGTERM and SIGINT), and stands between serve and the
-// server so that the stop serve asks for after a restart is a drain.
+// server so that the stop serve asks for after a restart is a drain. Its
+// goroutine (watch) runs restart, start and cutDrain; serve's goroutine
+// runs ready and the service's Shutdown; run's, close. What they share is
+// atomic, or under mu.
 type restarter struct {
 	srv        *server.Server
 	adminLn    net.Listener // nil without -admin
