@@ -152,6 +152,8 @@ func (s *Server) Drain(ctx context.Context) error {
 			s.cfg.Logger.Warn("drain: cut short at its deadline", "connections", conns,
 				"requests_in_flight", s.inflight.Load(), "fills_in_flight", fills)
 			return s.closeAndStop()
+		case <-s.engineDone: // the loops stopped by themselves; Serve says why
+			return nil
 		case <-t.C:
 		}
 	}

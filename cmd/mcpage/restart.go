@@ -152,6 +152,7 @@ type restarter struct {
 	usr2     chan os.Signal
 	out      chan os.Signal // what serve reads: the stop signals, and SIGUSR2 once handed over
 	serving  atomic.Bool    // the server accepts clients: a restart may begin
+	stopping atomic.Bool    // a stop signal went to serve: no restart any more
 	handed   atomic.Bool    // a new process serves: stop by draining
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -186,6 +187,7 @@ func (r *restarter) watch(sigs <-chan os.Signal) {
 				r.cutDrain(sig)
 				continue
 			}
+			r.stopping.Store(true)
 			select {
 			case r.out <- sig:
 			default: // serve is stopping already
@@ -194,6 +196,8 @@ func (r *restarter) watch(sigs <-chan os.Signal) {
 			switch {
 			case r.handed.Load():
 				r.log.Warn("restart: SIGUSR2 ignored: already handed over, draining")
+			case r.stopping.Load():
+				r.log.Warn("restart: SIGUSR2 ignored: stopping")
 			case !r.serving.Load():
 				r.log.Warn("restart: SIGUSR2 ignored: not serving yet")
 			default:
