@@ -8,12 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
-
-	"github.com/mcpage/mcpage/server/cachepolicy"
-	"github.com/mcpage/mcpage/server/pagerecord"
 )
 
 // proxyHitFixture is a connection over memory from 192.0.2.7, a peer that
@@ -21,24 +17,12 @@ import (
 // embedded store holds /page.
 func proxyHitFixture(t testing.TB, w io.Writer) (*conn, *memConn) {
 	t.Helper()
-	s, err := New(Config{Listen: "127.0.0.1:0", Upstream: upstreamCfg("127.0.0.1:1"),
-		Policy: cachepolicy.Rules{DefaultTTL: time.Minute}, AccessLog: w,
-		ProxyProtocol: true, ProxyAllow: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
-		PurgeAllow: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.closeResources)
-	l := newLoop(s, nil, 0)
-	mc := &memConn{remote: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 5555}}
-	c := l.newConn(mc)
-	rec := pagerecord.AppendRecord(nil, &pagerecord.Record{
-		Status: 200, StoredAt: time.Now().Unix(), TTL: 3600,
-		Header: []byte("Content-Type: text/html\r\n"),
-		Body:   bytes.Repeat([]byte("x"), 10<<10),
+	c := logHitFixtureWith(t, w, func(cfg *Config) {
+		cfg.ProxyProtocol = true
+		cfg.ProxyAllow = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+		cfg.PurgeAllow = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
 	})
-	l.store.Set(cachepolicy.AppendKey(nil, nil, []byte("example.test"), []byte("/page")), rec, time.Hour)
-	return c, mc
+	return c, c.gc.(*memConn)
 }
 
 // TestProxyHeaderAccessLogAndPurge: the address a PROXY header gives is the
