@@ -45,7 +45,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -364,7 +363,7 @@ func (l *loop) logDone(c *conn, p *pending) {
 	body := max(sent-int64(e.headLen), 0)
 
 	b := g.buf
-	b = appendRemote(b, c.gc.RemoteAddr())
+	b = appendRemote(b, c.remote)
 	b = append(b, " - - "...)
 	if s := now.Unix(); s != g.sec {
 		g.sec = s
@@ -405,12 +404,10 @@ func (l *loop) logDone(c *conn, p *pending) {
 	}
 }
 
-// appendRemote appends the client's IP address, "-" when unknown.
-func appendRemote(b []byte, a net.Addr) []byte {
-	if t, ok := a.(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(t.IP); ok {
-			return ip.Unmap().AppendTo(b)
-		}
+// appendRemote appends the client's IP address (proxy.go), "-" when unknown.
+func appendRemote(b []byte, a netip.AddrPort) []byte {
+	if a.IsValid() {
+		return a.Addr().AppendTo(b)
 	}
 	return append(b, '-')
 }

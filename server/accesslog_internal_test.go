@@ -35,10 +35,17 @@ func (w *syncBuffer) String() string {
 }
 
 // logHitFixture is hitFixture with the access log writing to w.
-func logHitFixture(t testing.TB, w io.Writer) *conn {
+func logHitFixture(t testing.TB, w io.Writer) *conn { return logHitFixtureWith(t, w, nil) }
+
+// logHitFixtureWith is logHitFixture with mod applied to the Config.
+func logHitFixtureWith(t testing.TB, w io.Writer, mod func(*Config)) *conn {
 	t.Helper()
-	s, err := New(Config{Listen: "127.0.0.1:0", Upstream: upstreamCfg("127.0.0.1:1"),
-		Policy: cachepolicy.Rules{DefaultTTL: time.Minute}, AccessLog: w})
+	cfg := Config{Listen: "127.0.0.1:0", Upstream: upstreamCfg("127.0.0.1:1"),
+		Policy: cachepolicy.Rules{DefaultTTL: time.Minute}, AccessLog: w}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"regexp"
 	"time"
@@ -20,6 +21,10 @@ import (
 type Config struct {
 	// Listen is the TCP address to accept clients on, "host:port". Required.
 	Listen string
+	// Listener, when set, is what Serve accepts clients on instead of
+	// binding Listen: a listening socket inherited from the process this
+	// one replaces (drain.go). The server closes it when it stops.
+	Listener net.Listener
 
 	// Loops is the number of gnet event loops. 0 → GOMAXPROCS.
 	Loops int
@@ -140,6 +145,21 @@ type Config struct {
 	// (purge.go); others get 403. nil → loopback only (127.0.0.0/8, ::1).
 	PurgeAllow []netip.Prefix
 
+	// ProxyProtocol makes the server read a PROXY protocol header (v1 or
+	// v2, see server/proxyproto) at the start of every connection from a
+	// peer in ProxyAllow and take the client's address from it: for
+	// X-Forwarded-For, the access log and PurgeAllow (proxy.go). Such a peer
+	// must send one: a connection from it whose first bytes are not a valid
+	// header is closed. A connection from any other peer must not: one that
+	// starts with a header (valid or not) is closed, the others are served
+	// with their own address. false → no header is read; a connection that
+	// sends one gets 400, as for any malformed request.
+	ProxyProtocol bool
+	// ProxyAllow lists the networks of the proxies in front that send
+	// PROXY protocol headers (with ProxyProtocol). nil → loopback only
+	// (127.0.0.0/8, ::1).
+	ProxyAllow []netip.Prefix
+
 	// Clock is the time the server reads: when a page was stored, whether it
 	// is still fresh, when a connection went idle. nil → time.Now. Tests set
 	// it to move time without sleeping; timers (the sweeps) still run on the
@@ -230,6 +250,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.PurgeAllow == nil {
 		d.PurgeAllow = defaultPurgeAllow
+	}
+	if d.ProxyAllow == nil {
+		d.ProxyAllow = defaultProxyAllow
 	}
 	if d.Clock == nil {
 		d.Clock = time.Now

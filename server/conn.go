@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/netip"
+
 	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/panjf2000/gnet/v2"
 
@@ -21,6 +23,11 @@ import (
 type conn struct {
 	l  *loop
 	gc gnet.Conn
+
+	// remote is the client's address: the peer's, or what its PROXY
+	// protocol header said (proxy.go); proxy what the first bytes must be.
+	remote netip.AddrPort
+	proxy  uint8
 
 	released bool // gnet closed the connection; late results are dropped
 	closing  bool // read no more requests; close once the queue has drained
@@ -108,7 +115,9 @@ type pending struct {
 
 func (l *loop) newConn(gc gnet.Conn) *conn {
 	c := &conn{l: l, gc: gc, since: l.s.clock().UnixNano()}
+	c.initRemote() // proxy.go
 	l.conns[c] = struct{}{}
+	l.s.drain.conns.Add(1)
 	return c
 }
 
@@ -196,6 +205,7 @@ func (c *conn) release() {
 	// using the body state's request.
 	c.inBody, c.rb, c.bodyBuf = false, nil, nil
 	delete(c.l.conns, c)
+	c.l.s.drain.conns.Add(-1)
 }
 
 // close asks gnet to close the connection (asynchronously, on this loop).
@@ -291,6 +301,11 @@ func (c *conn) flush() {
 // whose body spans reads, pending fields, the upstream request).
 func (c *conn) onTraffic() gnet.Action {
 	c.l.now = c.l.s.clock()
+	if c.proxy != proxyRead {
+		if act, ok := c.readProxyHeader(); !ok { // proxy.go
+			return act
+		}
+	}
 	buf, _ := c.gc.Peek(-1)
 	if c.closing {
 		if len(buf) > 0 {

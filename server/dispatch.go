@@ -27,9 +27,9 @@ var methodHEAD = []byte("HEAD")
 // and body its decoded body; both are views valid only during this call.
 func (c *conn) dispatch(req *httpparse.Request, raw, body []byte) {
 	p := c.push()
-	p.keepAlive = req.KeepAlive
+	p.keepAlive = req.KeepAlive && !c.l.s.draining.Load() // a draining server closes after it (drain.go)
 	p.http10 = req.ProtoMinor == 0
-	if !req.KeepAlive {
+	if !p.keepAlive {
 		c.closing = true // nothing pipelined after "Connection: close" is read
 	}
 	p.isHead = bytes.Equal(req.Method, methodHEAD)

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"net"
 	"time"
 
 	"github.com/mcpage/mcpage/httpparse"
@@ -191,12 +190,14 @@ func (c *conn) forwardFacts(fill bool) upstream.Forward {
 	return fw
 }
 
-// clientIP is the peer address for X-Forwarded-For.
+// clientIP is the client's address for X-Forwarded-For (proxy.go): text in
+// the loop's scratch, valid until the next call on this loop (the upstream
+// request's Build copies it at once).
 func (c *conn) clientIP() []byte {
-	if a, ok := c.gc.RemoteAddr().(*net.TCPAddr); ok {
-		return []byte(a.IP.String())
+	if !c.remote.IsValid() {
+		return nil
 	}
-	return nil
+	return c.remote.Addr().AppendTo(c.l.ipText[:0])
 }
 
 func (x *exchange) label() string {

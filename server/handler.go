@@ -51,7 +51,7 @@ func (h *engineHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		}
 		return o.OnOpen(c)
 	}
-	if s.draining.Load() {
+	if s.draining.Load() && !s.drain.gentle.Load() { // Drain serves it (drain.go)
 		return nil, gnet.Close
 	}
 	l := s.loopFor(c.EventLoop())

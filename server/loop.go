@@ -72,6 +72,8 @@ type loop struct {
 	m loopCounters // what this loop answered, for metrics (metrics.go); atomics read by scrapes
 
 	alog *loopLog // the access log's buffer (accesslog.go); nil when it is off
+
+	ipText [48]byte // clientIP's scratch: an address as text (forward.go)
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
@@ -141,9 +143,10 @@ func (l *loop) Run(context.Context) error {
 			if c.gc.OutboundBuffered() == 0 || c.since < deadline {
 				c.close()
 			}
-		case draining || c.since < deadline:
+		case c.since < deadline || draining && l.drainClose(c):
 			// Idle, or a partial request that has not completed since the
 			// connection went idle: sending bytes slowly does not extend it.
+			// Draining, idle connections go (drain.go).
 			c.close()
 		}
 	}

@@ -366,6 +366,7 @@ func (s *Server) writeCounters(w io.Writer) {
 		{"mcpage_errors_total", &st.Errors},
 		{"mcpage_upstream_requests_total", &st.Upstream},
 		{"mcpage_access_log_dropped_total", &st.AccessLogDropped},
+		{"mcpage_proxy_protocol_rejected_total", &st.ProxyRejected},
 	} {
 		metrics.WriteCounterUint64(w, c.name, uint64(max(c.v.Load(), 0)))
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -29,23 +28,9 @@ var methodPURGE = []byte("PURGE")
 // is nil: this host only.
 var defaultPurgeAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
-// purgeAllowed reports whether the connection's peer may purge.
+// purgeAllowed reports whether the connection's client (proxy.go) may purge.
 func (c *conn) purgeAllowed() bool {
-	a, ok := c.gc.RemoteAddr().(*net.TCPAddr)
-	if !ok {
-		return false
-	}
-	ip, ok := netip.AddrFromSlice(a.IP)
-	if !ok {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range c.l.s.cfg.PurgeAllow {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return c.remote.IsValid() && allowedBy(c.l.s.cfg.PurgeAllow, c.remote.Addr())
 }
 
 // purge handles a PURGE request in slot p.

@@ -88,6 +88,7 @@ type Server struct {
 	stats      Stats
 	metrics    *serverMetrics // metrics.go
 	alog       *accessLog     // accesslog.go; nil without Config.AccessLog
+	drain      drainState     // drain.go
 	upstreams  []string       // the pool's addresses, "host:port"
 }
 
@@ -180,7 +181,7 @@ func (s *Server) Serve() error {
 	defer s.closeResources()
 	listenFn := s.listenFn
 	if listenFn == nil {
-		listenFn = listen
+		listenFn = s.listenConfigured // drain.go
 	}
 	ln, err := listenFn(s.cfg.Listen)
 	if err != nil {
@@ -273,7 +274,7 @@ func (s *Server) bootedNow() bool {
 // clients are refused rather than accepted and dropped), lets responses in
 // flight finish (bounded by ctx and Config.ShutdownTimeout), then stops the
 // loops. Serve returns after that. Safe to call from any goroutine, more than
-// once.
+// once. Drain (drain.go) stops without cutting off any client instead.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopped.Swap(true) {
 		return nil
@@ -374,6 +375,10 @@ type Stats struct {
 	// AccessLogDropped counts access log lines not written: their loop's
 	// buffer found the writer behind, or the write failed.
 	AccessLogDropped atomic.Int64
+	// ProxyRejected counts connections closed for their PROXY protocol
+	// header: missing or malformed from a peer in ProxyAllow, present from
+	// another (proxy.go).
+	ProxyRejected atomic.Int64
 }
 
 // Stats returns the live counters.

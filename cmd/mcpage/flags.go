@@ -69,6 +69,7 @@ type options struct {
 	accessLog        string
 	logLevel         string
 	level            slog.Level // -log-level, parsed
+	opsOptions                  // -proxy-protocol, -drain-timeout, … (opsflags.go)
 
 	cfg server.Config
 	// src says where each flag's value came from (config.go).
@@ -142,6 +143,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.adminPprof, "admin-pprof", false, "also serve /debug/pprof/ on the -admin listener")
 	fs.StringVar(&o.accessLog, "access-log", "", "file to append one line per request to (combined log format, then X-Cache outcome, upstream and total seconds); - = stdout; SIGHUP reopens it; empty = off")
 	fs.StringVar(&o.logLevel, "log-level", "info", "diagnostics on stderr from this level up: debug, info, warn, error")
+	o.opsOptions.register(fs)
 	if err := o.src.parse(args, os.Environ()); err != nil { // flag > MCPAGE_* > -config file > default
 		if err == flag.ErrHelp {
 			usage(fs, out)
@@ -311,6 +313,9 @@ func (o *options) build() error {
 	}
 	if o.cfg.PurgeAllow == nil {
 		o.cfg.PurgeAllow = []netip.Prefix{} // empty: nobody may purge
+	}
+	if err := o.opsOptions.build(&o.cfg); err != nil {
+		return err
 	}
 	if ring != nil {
 		o.mcLoops = &admin.LoopClients{}

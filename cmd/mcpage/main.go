@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -38,6 +39,12 @@ func run(args []string, stderr io.Writer) int {
 	logger := newLogger(stderr, cfg.level)
 	cfg.cfg.Logger = logger
 	cfg.src.logUnknown(logger)
+	inh, err := takeInheritance() // the listeners of the process this one replaces (restart.go)
+	if err != nil {
+		fail(stderr, err)
+		return 1
+	}
+	cfg.cfg.Listener = inh.clientListener(cfg, logger)
 	accessLog, closeAccessLog, err := openAccessLog(cfg.accessLog, logger)
 	if err != nil {
 		fail(stderr, err)
@@ -45,7 +52,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer closeAccessLog() // after the server has stopped: it has written every line
 	cfg.cfg.AccessLog = accessLog
-	adminLn, err := listenAdmin(cfg) // before the server: a busy -admin address starts nothing
+	adminLn, err := inh.listenAdmin(cfg, logger) // before the server: a busy -admin address starts nothing
 	if err != nil {
 		fail(stderr, err)
 		return 1
@@ -56,14 +63,20 @@ func run(args []string, stderr io.Writer) int {
 		fail(stderr, err)
 		return 1
 	}
+	var closeAdmin func()
 	if adminLn != nil {
-		defer stopAdmin(startAdmin(cfg, adminLn, srv))
+		a := startAdmin(cfg, adminLn, srv)
+		closeAdmin = sync.OnceFunc(func() { stopAdmin(a) })
+		defer closeAdmin()
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	return serve(srv, sigs, stderr, logger, func() {
+	rs := newRestarter(cfg, srv, adminLn, closeAdmin, inh, logger) // SIGUSR2 (restart.go)
+	defer rs.close()
+	return serve(rs.service(), rs.signals(sigs), stderr, logger, func() {
 		logger.Info("mcpage ready", "listen", srv.Addr().String(), "upstream", cfg.upstream, "store", cfg.storeName())
+		rs.ready()
 	})
 }
 
