@@ -3,10 +3,10 @@ package server
 import (
 	"net/netip"
 
-	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/server/cachepolicy"
 )
 
 // conn is one client connection's state. It lives on its loop: every method

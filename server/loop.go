@@ -2,12 +2,12 @@ package server
 
 import (
 	"context"
-	"github.com/mcpage/mcpage/server/cachepolicy"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/mcpage/mcpage/httpparse"
+	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/pagestore"
 )
 

@@ -330,3 +330,40 @@ func TestUpstreamAttackConnectionHidesContentEncoding(t *testing.T) {
 		t.Fatalf("a body whose coding was hidden in Connection was stored (%q)", r.Header.Get("X-Cache-Detail"))
 	}
 }
+
+// An unusual but valid Transfer-Encoding (a final coding other than
+// chunked: the body runs until the origin closes, RFC 9112 §6.3) is read
+// and stored, without the field; beside a Content-Length it is refused,
+// since another hop could frame it by the length instead.
+func TestUpstreamUnusualTransferCoding(t *testing.T) {
+	o := startUAOrigin(t, func(head string) (string, uaMode) {
+		switch {
+		case strings.Contains(head, "/odd"):
+			return "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: x-odd\r\n\r\nbody until close", uaClose
+		case strings.Contains(head, "/two"):
+			return "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\ntransfer-encoding: chunked\r\nTransfer-Encoding: , x-odd\r\n\r\nstill until close", uaClose
+		case strings.Contains(head, "/length"):
+			return "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: x-odd\r\nContent-Length: 4\r\n\r\nbodyGET /smuggled HTTP/1.1\r\n\r\n", uaClose
+		}
+		return "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: x-odd, chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n", uaKeepAlive
+	})
+	p := startProxy(t, o.addr(), nil)
+	c := dial(t, p.addr)
+	for path, body := range map[string]string{"/odd": "body until close", "/two": "still until close"} {
+		r := c.get(path)
+		if r.StatusCode != 200 || string(r.body) != body || r.Header.Get("Transfer-Encoding") != "" || len(r.TransferEncoding) != 0 {
+			t.Fatalf("%s: %d %q TE %q", path, r.StatusCode, r.body, r.TransferEncoding)
+		}
+		for k := range r.Header {
+			if strings.Contains(strings.ToLower(k), "te-ignored") {
+				t.Fatalf("%s: relayed %s", path, k)
+			}
+		}
+		if r := c.get(path); r.xcache() != "HIT" || string(r.body) != body {
+			t.Fatalf("%s second: %s %q", path, r.xcache(), r.body)
+		}
+	}
+	if r := c.get("/length"); r.StatusCode != 502 {
+		t.Fatalf("coding with Content-Length: %d %q", r.StatusCode, r.body)
+	}
+}

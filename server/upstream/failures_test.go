@@ -116,7 +116,8 @@ func TestBrokenResponses(t *testing.T) {
 		{"non-numeric status", "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", 0, ErrBadResponse},
 		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 0, ErrBadResponse},
 		{"duplicate Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 0, ErrBadResponse},
-		{"unknown transfer coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nab", 0, ErrBadResponse},
+		{"unknown transfer coding beside Content-Length", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 0, ErrBadResponse},
+		{"transfer coding list not ending in chunked, beside Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked, x\r\n\r\nab", 0, ErrBadResponse},
 		{"header block too large", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("b", 40<<10) + "\r\nContent-Length: 0\r\n\r\n", 0, ErrBadResponse},
 		{"unasked 101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 0, ErrBadResponse},
 	}

@@ -97,6 +97,10 @@ func (p *Pool) readResponse(w *worker, br *bufio.Reader, uc *upConn, resp *fasth
 //     a response fail at once rather than when a line end arrives;
 //   - a status code below 100 (errBadStatus; fasthttp reads "000" as 200).
 //
+// It also reads Transfer-Encoding, which fasthttp accepts only as exactly
+// "chunked" or "identity", so that an unusual but valid one is not a 502
+// (see unusualCoding).
+//
 // It fails with errHeadTooLarge when the head does not fit in br's buffer
 // (Config.MaxResponseHeaderBytes), and with br's read error when the
 // connection ends or times out first.
@@ -106,6 +110,7 @@ func checkHead(br *bufio.Reader) error {
 		line   int  // start of the current line
 		from   int  // b[line:from] holds no LF
 		status = -1 // start of the status line, once it has begun
+		te     teScan
 	)
 	for {
 		for {
@@ -140,11 +145,13 @@ func checkHead(br *bufio.Reader) error {
 			line, from = nl+1, nl+1
 			switch {
 			case len(text) == 0 && status >= 0:
-				return nil // the empty line that ends the head
+				return te.settle(b) // the empty line that ends the head
 			case start == status:
 				if !validStatusLine(text) {
 					return errBadStatus
 				}
+			default:
+				te.line(start, text)
 			}
 		}
 		// The head goes on past what has arrived: wait for more.

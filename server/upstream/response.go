@@ -55,8 +55,8 @@ func visitAllResponse(resp *fasthttp.Response, fn func(name, value []byte, hop b
 		}
 	}
 	for name, value := range resp.Header.All() {
-		if httpbytes.EqualFold(name, "content-length") {
-			continue
+		if httpbytes.EqualFold(name, "content-length") || string(name) == ignoredTE {
+			continue // framing; or a transfer coding read until close (coding.go)
 		}
 		fn(name, value, httpbytes.IsHopByHop(name) || namedIn(tokens, name))
 	}
