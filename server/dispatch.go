@@ -126,7 +126,7 @@ func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 // keyed copies what serving slot p from a stored page needs out of req, and
 // its cache key.
 func (c *conn) keyed(p *pending, req *httpparse.Request) {
-	p.gzipOK = cachepolicy.AcceptsEncoding(req.AcceptEncoding, "gzip")
+	p.gzipOK = c.l.acceptsGzip(req.AcceptEncoding)
 	p.ae = append(p.ae, req.AcceptEncoding...)
 	p.inm = append(p.inm, req.IfNoneMatch...)
 	p.ims = append(p.ims, req.IfModifiedSince...)

@@ -126,3 +126,16 @@ func upstreamCfg(addr string) (c upstream.Config) {
 	c.Addrs = []string{addr}
 	return c
 }
+
+// The loop's Accept-Encoding memo answers as AcceptsEncoding does, whatever
+// the sequence of values (same, different, empty, longer than the memo).
+func TestAcceptsGzipMemo(t *testing.T) {
+	l := &loop{aeMemoN: -1}
+	long := "identity;q=1, br;q=0.9, zstd;q=0.8, deflate;q=0.7, compress;q=0.6, gzip;q=0.5"
+	for _, ae := range []string{"", "gzip", "gzip", "", "br", "gzip;q=0", "gzip;q=0", long, long, "GZIP", "", "*", "identity"} {
+		want := cachepolicy.AcceptsEncoding([]byte(ae), "gzip")
+		if got := l.acceptsGzip([]byte(ae)); got != want {
+			t.Fatalf("%q: memo says %v, AcceptsEncoding %v", ae, got, want)
+		}
+	}
+}
