@@ -112,9 +112,18 @@ func theLoadgen() (*loadgen, error) {
 	return lg, lgErr
 }
 
-// run is one measurement. It dials every connection first (each sends
-// nothing until all are open), then starts them all from the loop.
+// run is one measurement: prepare, then start.
 func (l *loadgen) run(spec loadSpec) (*loadResult, error) {
+	st, err := l.prepare(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	return st.run()
+}
+
+// prepare dials every connection of a run; nothing is sent until run.
+func (l *loadgen) prepare(spec loadSpec) (*runState, error) {
 	if spec.depth < 1 {
 		spec.depth = 1
 	}
@@ -123,16 +132,26 @@ func (l *loadgen) run(spec loadSpec) (*loadResult, error) {
 	}
 	st := &runState{spec: spec, done: make(chan struct{}), res: &loadResult{}}
 	conns, err := l.dial(spec.addrs, spec.conns, st)
-	defer func() {
-		for _, c := range conns {
-			c.closing.Store(true)
-			_ = c.gc.Close()
-		}
-	}()
+	st.conns = conns
 	if err != nil {
+		st.close()
 		return nil, err
 	}
-	st.conns = conns
+	return st, nil
+}
+
+// close closes the run's connections.
+func (st *runState) close() {
+	for _, c := range st.conns {
+		c.closing.Store(true)
+		_ = c.gc.Close()
+	}
+}
+
+// run starts every prepared connection at once, from the loop, and waits
+// until spec.n responses have come (or spec.limit has passed).
+func (st *runState) run() (*loadResult, error) {
+	conns, spec := st.conns, st.spec
 	st.start = time.Now()
 	if err := conns[0].gc.EventLoop().Execute(context.Background(), runFunc(st.kick)); err != nil {
 		return nil, err

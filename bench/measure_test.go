@@ -25,6 +25,19 @@ func measure(b *testing.B, st *stack, spec loadSpec, errorsOK bool) (*loadResult
 	if spec.n == 0 {
 		spec.n = b.N
 	}
+	accepted0 := acceptedConns(st)
+	run, err := l.prepare(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer run.close()
+	// Measure from when the proxies have taken every connection.
+	for deadline := time.Now().Add(10 * time.Second); len(st.proxies) > 0 && time.Now().Before(deadline); {
+		if acceptedConns(st)-accepted0 >= float64(spec.conns) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	scrape := make([]float64, len(st.proxies))
 	for i, p := range st.proxies {
 		// What one scrape allocates, to take off the run's count.
@@ -41,7 +54,7 @@ func measure(b *testing.B, st *stack, spec loadSpec, errorsOK bool) (*loadResult
 	}
 	cpu0 := snapCPU(st)
 	b.ResetTimer()
-	res, err := l.run(spec)
+	res, err := run.run()
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -81,6 +94,17 @@ func measure(b *testing.B, st *stack, spec loadSpec, errorsOK bool) (*loadResult
 		b.Errorf("%d errors in %d requests; first: %v", res.errors, res.done, res.firstErr)
 	}
 	return res, m
+}
+
+// acceptedConns is the client connections the stack's mcpage processes
+// have accepted so far.
+func acceptedConns(st *stack) float64 {
+	var n float64
+	for _, p := range st.proxies {
+		v, _ := p.metric("mcpage_connections_total")
+		n += v
+	}
+	return n
 }
 
 // cpuSnap is the CPU time so far of each of a stack's processes.
