@@ -78,7 +78,9 @@ func BenchmarkHit(b *testing.B) {
 						res, m := measure(b, st, spec, false)
 						m = append(m, metric{"hit-%", 100 * float64(res.count("HIT")) / float64(max(res.done, 1))})
 						report(b, m, "", 0)
-						if hit := res.count("HIT"); hit != res.done {
+						// A lookup slower than -mc-timeout (100 ms: 1 MB pages, 512
+						// requests in flight) is answered from the origin instead.
+						if hit := res.count("HIT"); float64(hit) < 0.99*float64(res.done) {
 							b.Errorf("%d of %d responses were not hits", res.done-hit, res.done)
 						}
 					})
