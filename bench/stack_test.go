@@ -180,6 +180,7 @@ func startMcpage(originAddr string, args ...string) (*mcpage, error) {
 	}
 	addr, admin := freeAddr(), freeAddr()
 	argv := append([]string{bin, "-listen", addr, "-upstream", originAddr, "-admin", admin, "-log-level", "warn"}, args...)
+	argv = append(argv, strings.Fields(*flagArgs)...)
 	p, err := startProc("mcpage", addr, argv...)
 	if err != nil {
 		return nil, err
