@@ -230,7 +230,8 @@ func plotCurve(path, curve string, pts []row, title string) error {
 				p.Legend.Add(legendName(m), line, points)
 			}
 		}
-		p.Legend.Top = true
+		p.Legend.Top, p.Legend.Left = true, true
+		p.Legend.XOffs = vg.Points(8)
 		grid[i] = []*plot.Plot{p}
 	}
 	img := vgimg.New(vg.Points(560), vg.Points(760))
