@@ -5,7 +5,14 @@ FUZZTIME ?= 20s
 # Packages with fuzz targets; `make fuzz` runs each target for $(FUZZTIME).
 FUZZPKGS ?= ./httpparse/... ./server/... ./mcclient/...
 
-.PHONY: all build run test deps bench fuzz vet clean
+# bench: how long each load measurement runs (go test -benchtime).
+BENCHTIME ?= 1s
+# bench-anchors: where ../shared/anchors/run.sh writes table.txt, raw.tsv, env.txt.
+ANCHORS_OUT ?= bench/results/anchors
+# Knobs of ../shared/anchors/run.sh (see its README), passed through when set.
+export DUR ROUNDS SIZES CONNS ANCHORS MCPAGE_ARGS
+
+.PHONY: all build run test deps bench bench-stack bench-inproc bench-anchors fuzz vet clean
 
 all: build
 
@@ -30,9 +37,26 @@ test: deps vet
 	$(GO) test -race -count=1 -timeout 14m ./...
 	@# Allocation pins (testing.AllocsPerRun) are exact only without the race detector.
 	$(GO) test -count=1 -run 'Alloc' ./...
+	@# Every load suite once, at a tiny size, so none can rot (seconds).
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -short ./bench/
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# bench: the whole-stack load suites and scale curves (bench/: tables printed,
+# and written with the curves' PNG plots to bench/results/), then the
+# in-process benchmarks of the other packages.
+bench: bench-stack bench-inproc
+
+bench-stack: build
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./bench/ \
+	  -args -bench.out results -bench.mcpage $(abspath $(BIN))/mcpage
+
+bench-inproc:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 20m \
+	  $$($(GO) list ./... | grep -v '/bench$$')
+
+# bench-anchors: mcpage beside nginx + srcache + memc, nginx proxy_cache,
+# Varnish and a bare gnet server under the same wrk load (../shared/anchors).
+bench-anchors: build
+	MCPAGE=$(BIN)/mcpage OUT=$(ANCHORS_OUT) ../shared/anchors/run.sh
 
 fuzz:
 	@for pkg in $$($(GO) list $(FUZZPKGS)); do \

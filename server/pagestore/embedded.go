@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,14 +48,28 @@ type EmbeddedConfig struct {
 // under contention), so a page is not visible to the very next Get unless the
 // setter blocks in Wait: the second request for a page would miss, which a
 // page cache must not do. Otter applies a Set to its hash table before
-// returning; with its default executor eviction runs on a separate goroutine,
-// which is both faster for readers and keeps the just-written page visible
-// (running maintenance inline, the "sync executor" column, evicts brand-new
-// pages that TinyLFU does not admit before anyone could read them). A page
-// larger than otter's admission window (about 1 % of MaxBytes) in a full
-// store is still visible to the next Get, but the next maintenance pass may
-// evict it in favour of pages read more often; measured with 0.5-4 MiB pages
-// in a full 16 MiB store, such a page needed 2 fills before it stayed.
+// returning.
+//
+// Otter's maintenance (replaying the read and write buffers into the
+// eviction policy, evicting, expiring) runs where Get puts it, never on a
+// goroutine of its own: otter hands each pass to an Executor, and the default
+// one starts a goroutine for it. Every few dozen hits that woke an OS thread
+// from the event loop (a futex call per ~8 hits at 1 KB, 37 % of the
+// process's futex calls), which on a 2-core machine then competed with the
+// loops and the clients. Here the executor only queues the pass, and the Get
+// that queued it (or the next one, on any loop) runs it after the page has
+// been handed to its handler: no goroutine, no wakeup, the same work. A page
+// just Set is therefore always visible to the next Get, which runs the pass
+// only after its lookup (TestSetVisibleToNextGet); running the pass inline in
+// Set instead (the "sync executor" column) evicts brand-new pages that
+// TinyLFU does not admit before anyone could read them. A page larger than
+// otter's admission window (about 1 % of MaxBytes) in a full store may be
+// evicted by the pass after that Get in favour of pages read more often;
+// measured with 0.5-4 MiB pages in a full 16 MiB store, such a page needed 2
+// fills before it stayed. Sets from a goroutine that never calls Get leave
+// their pass to the next Get, to the writer that finds otter's write buffer
+// full (it then runs maintenance itself), or to otter's once-a-second
+// periodic clean-up.
 //
 // Keys are hashed to uint64 with hash/maphash under a per-store random seed
 // (so clients cannot aim for collisions), which keeps Get free of allocation
@@ -66,6 +81,12 @@ type Embedded struct {
 	hash   func(seed maphash.Seed, key []byte) uint64 // maphash.Bytes; tests inject collisions
 	max    int64
 	closed atomic.Bool
+
+	// Maintenance passes otter handed to the executor, run by Get (runTasks).
+	pending atomic.Bool
+	mu      sync.Mutex
+	tasks   []func()
+	running []func() // the other buffer, swapped with tasks to run them
 }
 
 var _ Store = (*Embedded)(nil)
@@ -103,6 +124,9 @@ func newEmbedded(cfg EmbeddedConfig, hooks embeddedHooks) (*Embedded, error) {
 			return en.Value.ttl
 		}),
 		Clock: hooks.clock,
+		// Queue maintenance for the next Get (see Embedded) instead of
+		// starting a goroutine for it.
+		Executor: e.queueTask,
 	})
 	if err != nil {
 		return nil, err
@@ -123,9 +147,43 @@ func (e *Embedded) Get(key []byte, h Handler, token uint64) {
 	v, ok := e.c.GetIfPresent(e.hash(e.seed, key))
 	if !ok || !bytes.Equal(v.key, key) {
 		h.PageLookup(token, nil, 0, nil)
-		return
+	} else {
+		h.PageLookup(token, v.rec, 0, nil)
 	}
-	h.PageLookup(token, v.rec, 0, nil)
+	if e.pending.Load() {
+		e.runTasks()
+	}
+}
+
+// queueTask is otter's Executor: it queues fn for the next Get. Otter calls it
+// with its own locks held, so it only appends; it never runs fn.
+func (e *Embedded) queueTask(fn func()) {
+	e.mu.Lock()
+	e.tasks = append(e.tasks, fn)
+	e.pending.Store(true)
+	e.mu.Unlock()
+}
+
+// runTasks runs the queued maintenance passes on the calling goroutine (a
+// loop, inside Get, after the lookup was answered). A pass may queue another;
+// that one waits for the next Get. The two buffers are reused, so this does
+// not allocate once they have grown.
+func (e *Embedded) runTasks() {
+	e.mu.Lock()
+	run := e.tasks
+	e.tasks = e.running[:0]
+	e.running = nil
+	e.pending.Store(false)
+	e.mu.Unlock()
+	for i, fn := range run {
+		run[i] = nil
+		fn()
+	}
+	e.mu.Lock()
+	if e.running == nil {
+		e.running = run[:0]
+	}
+	e.mu.Unlock()
 }
 
 // Set implements Store. A page with ttl ≤ 0 or heavier than MaxBytes is not

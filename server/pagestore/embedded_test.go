@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -378,5 +379,45 @@ func TestGetAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(1000, func() { e.Get(miss, &h, 1) }); n != 0 {
 		t.Errorf("Get miss allocates %v times", n)
+	}
+}
+
+// TestGetStartsNoGoroutine: hits and misses, with Sets among them, run
+// otter's maintenance on the caller (Embedded's executor) instead of starting
+// a goroutine for it, which would wake an OS thread from the event loop.
+func TestGetStartsNoGoroutine(t *testing.T) {
+	e := newTestStore(t, 1<<20, embeddedHooks{})
+	rec := make([]byte, 1<<10)
+	for i := 0; i < 200; i++ {
+		e.Set([]byte(fmt.Sprintf("k/%d", i)), rec, time.Hour)
+	}
+	var h nopHandler
+	keys := make([][]byte, 300) // a third of them misses
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprintf("k/%d", i))
+	}
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := created()
+	for i := 0; i < 50000; i++ {
+		e.Get(keys[i%len(keys)], &h, 1)
+		if i%100 == 0 {
+			e.Set(keys[i%len(keys)], rec, time.Hour)
+		}
+	}
+	if n := created() - before; n != 0 {
+		t.Errorf("50000 Gets and 500 Sets started %d goroutines", n)
+	}
+	if h.hits == 0 {
+		t.Fatal("no hits")
+	}
+	if e.pending.Load() {
+		e.runTasks()
+	}
+	if e.Len() == 0 {
+		t.Fatal("empty store")
 	}
 }
