@@ -9,8 +9,10 @@ FUZZPKGS ?= ./httpparse/... ./server/... ./mcclient/...
 BENCHTIME ?= 1s
 # bench-anchors: where ../shared/anchors/run.sh writes table.txt, raw.tsv, env.txt.
 ANCHORS_OUT ?= bench/results/anchors
-# Knobs of ../shared/anchors/run.sh (see its README), passed through when set.
-export DUR ROUNDS SIZES CONNS ANCHORS MCPAGE_ARGS
+# Knobs of ../shared/anchors/run.sh (see its README), passed to it when set
+# (only to it: an exported empty MCPAGE_ARGS would reach every mcpage the
+# tests start, which warns about MCPAGE_* variables that name no flag).
+ANCHOR_KNOBS = $(foreach v,DUR ROUNDS SIZES CONNS ANCHORS MCPAGE_ARGS,$(if $($(v)),$(v)='$($(v))'))
 
 .PHONY: all build run test deps bench bench-stack bench-inproc bench-anchors fuzz vet clean
 
@@ -56,7 +58,7 @@ bench-inproc:
 # bench-anchors: mcpage beside nginx + srcache + memc, nginx proxy_cache,
 # Varnish and a bare gnet server under the same wrk load (../shared/anchors).
 bench-anchors: build
-	MCPAGE=$(BIN)/mcpage OUT=$(ANCHORS_OUT) ../shared/anchors/run.sh
+	$(ANCHOR_KNOBS) MCPAGE=$(BIN)/mcpage OUT=$(ANCHORS_OUT) ../shared/anchors/run.sh
 
 fuzz:
 	@for pkg in $$($(GO) list $(FUZZPKGS)); do \
