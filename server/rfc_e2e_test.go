@@ -9,6 +9,7 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,7 +21,8 @@ import (
 )
 
 func TestEveryStatusWithExplicitFreshness(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		o := newOrigin(t)
 		var n atomic.Int64
 		o.handle("/s/", func(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +71,7 @@ func TestEveryStatusWithExplicitFreshness(t *testing.T) {
 			}
 		}
 		if store != "embedded" {
-			continue
+			return
 		}
 		// Past its freshness, a stored 503 goes to the origin again even
 		// within grace; a 200 is served stale.
@@ -80,14 +82,15 @@ func TestEveryStatusWithExplicitFreshness(t *testing.T) {
 		if r := c.get("/s/200/fresh"); r.xcache() != "STALE" {
 			t.Fatalf("%s: stale 200 within grace: %s", store, r.xcache())
 		}
-	}
+	})
 }
 
 // RFC 9111 §3.5: a response to a request with Authorization is stored, for
 // everyone, only when it carries public, must-revalidate or s-maxage; the
 // request itself always goes to the origin.
 func TestAuthorizationStoredWhenAllowed(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		o := newOrigin(t)
 		var n atomic.Int64
 		o.handle("/a/", func(w http.ResponseWriter, r *http.Request) {
@@ -122,14 +125,15 @@ func TestAuthorizationStoredWhenAllowed(t *testing.T) {
 				t.Fatalf("%s %s second Authorization: %s", store, tc.cc, r.xcache())
 			}
 		}
-	}
+	})
 }
 
 // The request's Cache-Control is obeyed only with RequestCacheControl. The
 // page's age comes from the origin's Age field (memcached keeps real time,
 // so no clock is injected).
 func TestRequestDirectives(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		for _, obey := range []bool{false, true} {
 			o := newOrigin(t)
 			var n atomic.Int64
@@ -210,12 +214,13 @@ func TestRequestDirectives(t *testing.T) {
 				t.Fatalf("%s: stale beyond max-stale, only-if-cached: %d %s", store, got.StatusCode, got.xcache())
 			}
 		}
-	}
+	})
 }
 
 // Every response says what the cache did in Cache-Status (RFC 9211).
 func TestCacheStatus(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		o := newOrigin(t)
 		o.handle("/cs/", func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
@@ -260,13 +265,14 @@ func TestCacheStatus(t *testing.T) {
 		c.send(request("PURGE", "/cs/etag"))
 		c.read("PURGE")
 		check(c.get("/cs/etag"), "mcpage; fwd=stale; fwd-status=304; stored; ttl=600")
-	}
+	})
 }
 
 // An HTTP/1.0 client that asks for keep-alive is told the connection stays
 // open, on misses, hits and passes alike; one that does not is closed.
 func TestHTTP10KeepAlive(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		o := newOrigin(t)
 		o.handle("/k/", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "max-age=600")
@@ -290,14 +296,15 @@ func TestHTTP10KeepAlive(t *testing.T) {
 			t.Fatalf("%s: without keep-alive: close %v %s", store, r.Close, r.xcache())
 		}
 		c.expectClosed(5 * time.Second)
-	}
+	})
 }
 
 // A HEAD for a stale page revalidates it as HEAD (RFC 9111 §4.3.5): a 200
 // with the same strong ETag updates the stored fields and freshness, and
 // the stored body stays; one with another ETag drops the page.
 func TestHeadUpdatesStoredPage(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		o := newOrigin(t)
 		var gets, heads atomic.Int64
 		var etag atomic.Value
@@ -336,5 +343,5 @@ func TestHeadUpdatesStoredPage(t *testing.T) {
 		if r.xcache() != "HIT" || string(r.body) != "body" || gets.Load() != 1 || !strings.Contains(r.Header.Get("Cache-Control"), "600") {
 			t.Fatalf("%s: after HEAD update: %s %q, %d GETs, Cache-Control %q (HEAD was %s %v)", store, r.xcache(), r.body, gets.Load(), r.Header.Get("Cache-Control"), hr.xcache(), hr.Header)
 		}
-	}
+	})
 }

@@ -115,29 +115,16 @@ func appendIndexSelector(dst, epoch, digests, names []byte) []byte {
 }
 
 // variantDigest is the digest naming the variant of base for epoch and
-// selecting values.
-func variantDigest(base, epoch, selecting []byte) [digestLen]byte {
-	h := sha256.New()
-	h.Write(base)
-	h.Write([]byte("\nvary\n"))
-	h.Write(epoch)
-	h.Write([]byte("\n"))
-	h.Write(selecting)
-	var sum [digestLen]byte
-	h.Sum(sum[:0])
-	return sum
-}
-
-// variantDigestNoAlloc is variantDigest without the hash.Hash allocation:
-// the hit path hashes one contiguous scratch buffer.
-func (l *loop) variantDigest(base, epoch, selecting []byte) [digestLen]byte {
-	b := append(l.varyScratch[:0], base...)
+// selecting values: SHA-256 of base "\nvary\n" epoch "\n" selecting, hashed
+// from scratch (its buffer, grown and returned for reuse: the hit path
+// passes the loop's, so it allocates nothing once grown).
+func variantDigest(scratch, base, epoch, selecting []byte) ([digestLen]byte, []byte) {
+	b := append(scratch[:0], base...)
 	b = append(b, "\nvary\n"...)
 	b = append(b, epoch...)
 	b = append(b, '\n')
 	b = append(b, selecting...)
-	l.varyScratch = b
-	return sha256.Sum256(b)
+	return sha256.Sum256(b), b
 }
 
 // appendVariantKey appends the store key of a variant digest.
@@ -267,7 +254,8 @@ func (c *conn) varyLookup(p *pending, token uint64, idx *pagerecord.Record, st p
 	v.purged = purged
 	v.win = st&pagestore.Refresh != 0
 	v.passive = st&pagestore.Refreshing != 0
-	d := l.variantDigest(v.base, ix.epoch, v.sel)
+	var d [digestLen]byte
+	d, l.varyScratch = variantDigest(l.varyScratch, v.base, ix.epoch, v.sel)
 	p.key = appendVariantKey(p.key[:0], l.s.keyPrefix, &d)
 	if !c.l.syncStore && len(p.raw) == 0 {
 		p.raw = append(p.raw, raw...)
@@ -418,7 +406,7 @@ func (x *exchange) placeVariant(r *pagerecord.Record, names []byte, keep time.Du
 		epoch = e[:]
 	}
 	r.Selector = append(append([]byte{selVariant}, epoch...), sel...)
-	d := variantDigest(base, epoch, sel)
+	d, _ := variantDigest(nil, base, epoch, sel)
 	x.storeKey = appendVariantKey(nil, s.keyPrefix, &d)
 	listed := false
 	for i := 0; i+digestLen <= len(digests); i += digestLen {

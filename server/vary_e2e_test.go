@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,14 +44,6 @@ func newVaryOrigin(o *origin, path, vary string, extra func(w http.ResponseWrite
 	return v
 }
 
-// storeMods gives, per store, what makes startProxy use it.
-func storeMods(t *testing.T) map[string]func(*server.Config) {
-	return map[string]func(*server.Config){
-		"embedded":  func(*server.Config) {},
-		"memcached": withMemcached(t, time.Second, mctest.Start(t).Addr),
-	}
-}
-
 // getUntil asks for path with extra fields until the answer is labelled
 // label (a write to memcached lands asynchronously), bounded.
 func getUntil(t *testing.T, c *client, label, path string, extra ...string) *response {
@@ -65,54 +58,49 @@ func getUntil(t *testing.T, c *client, label, path string, extra ...string) *res
 }
 
 func TestVaryVariants(t *testing.T) {
-	for _, store := range []string{"embedded", "memcached"} {
-		t.Run(store, func(t *testing.T) {
-			o := newOrigin(t)
-			v := newVaryOrigin(o, "/v", "Accept-Language", nil)
-			mod := func(*server.Config) {}
-			if store == "memcached" {
-				mod = withMemcached(t, time.Second, mctest.Start(t).Addr)
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		o := newOrigin(t)
+		v := newVaryOrigin(o, "/v", "Accept-Language", nil)
+		p := startProxy(t, o.addr(), mod)
+		c := dial(t, p.addr)
+		expectBody := func(r *response, label, body string) {
+			t.Helper()
+			if r.StatusCode != 200 || r.xcache() != label || !strings.HasPrefix(string(r.body), body) {
+				t.Fatalf("got %d %s %q, want %s %q…", r.StatusCode, r.xcache(), r.body, label, body)
 			}
-			p := startProxy(t, o.addr(), mod)
-			c := dial(t, p.addr)
-			expectBody := func(r *response, label, body string) {
-				t.Helper()
-				if r.StatusCode != 200 || r.xcache() != label || !strings.HasPrefix(string(r.body), body) {
-					t.Fatalf("got %d %s %q, want %s %q…", r.StatusCode, r.xcache(), r.body, label, body)
-				}
-				if r.Header.Get("Vary") != "Accept-Language" {
-					t.Fatalf("Vary %q", r.Header.Get("Vary"))
-				}
+			if r.Header.Get("Vary") != "Accept-Language" {
+				t.Fatalf("Vary %q", r.Header.Get("Vary"))
 			}
-			expectBody(c.get("/v", "Accept-Language: en"), "MISS", `lang="en" foo="" #1`)
-			expectBody(getUntil(t, c, "HIT", "/v", "Accept-Language: en"), "HIT", `lang="en" foo="" #1`)
-			expectBody(c.get("/v", "Accept-Language: de"), "MISS", `lang="de" foo="" #2`)
-			expectBody(getUntil(t, c, "HIT", "/v", "Accept-Language: de"), "HIT", `lang="de" foo="" #2`)
-			// Both variants live side by side.
-			expectBody(c.get("/v", "Accept-Language: en"), "HIT", `lang="en" foo="" #1`)
-			// Normalised: case, whitespace, list order, split lines.
-			expectBody(c.get("/v", "Accept-Language:  EN "), "HIT", `lang="en" foo="" #1`)
-			expectBody(c.get("/v", "Accept-Language: fr, de"), "MISS", `lang="fr, de" foo="" #3`)
-			expectBody(getUntil(t, c, "HIT", "/v", "Accept-Language: de,fr"), "HIT", `lang="fr, de" foo="" #3`)
-			expectBody(c.get("/v", "Accept-Language: de", "Accept-Language: fr"), "HIT", `lang="fr, de" foo="" #3`)
-			// A missing field matches only a missing field; an empty one is
-			// not missing.
-			expectBody(c.get("/v"), "MISS", `lang="" foo="" #4`)
-			expectBody(getUntil(t, c, "HIT", "/v"), "HIT", `lang="" foo="" #4`)
-			expectBody(c.get("/v", "Accept-Language:"), "MISS", `lang="" foo="" #5`)
-			// Fields Vary does not name are not in the key.
-			expectBody(c.get("/v", "Accept-Language: en", "Foo: 9"), "HIT", `lang="en" foo="" #1`)
-			if n := v.n.Load(); n != 5 {
-				t.Fatalf("origin fetched %d times, want 5", n)
-			}
-		})
-	}
+		}
+		expectBody(c.get("/v", "Accept-Language: en"), "MISS", `lang="en" foo="" #1`)
+		expectBody(getUntil(t, c, "HIT", "/v", "Accept-Language: en"), "HIT", `lang="en" foo="" #1`)
+		expectBody(c.get("/v", "Accept-Language: de"), "MISS", `lang="de" foo="" #2`)
+		expectBody(getUntil(t, c, "HIT", "/v", "Accept-Language: de"), "HIT", `lang="de" foo="" #2`)
+		// Both variants live side by side.
+		expectBody(c.get("/v", "Accept-Language: en"), "HIT", `lang="en" foo="" #1`)
+		// Normalised: case, whitespace, list order, split lines.
+		expectBody(c.get("/v", "Accept-Language:  EN "), "HIT", `lang="en" foo="" #1`)
+		expectBody(c.get("/v", "Accept-Language: fr, de"), "MISS", `lang="fr, de" foo="" #3`)
+		expectBody(getUntil(t, c, "HIT", "/v", "Accept-Language: de,fr"), "HIT", `lang="fr, de" foo="" #3`)
+		expectBody(c.get("/v", "Accept-Language: de", "Accept-Language: fr"), "HIT", `lang="fr, de" foo="" #3`)
+		// A missing field matches only a missing field; an empty one is
+		// not missing.
+		expectBody(c.get("/v"), "MISS", `lang="" foo="" #4`)
+		expectBody(getUntil(t, c, "HIT", "/v"), "HIT", `lang="" foo="" #4`)
+		expectBody(c.get("/v", "Accept-Language:"), "MISS", `lang="" foo="" #5`)
+		// Fields Vary does not name are not in the key.
+		expectBody(c.get("/v", "Accept-Language: en", "Foo: 9"), "HIT", `lang="en" foo="" #1`)
+		if n := v.n.Load(); n != 5 {
+			t.Fatalf("origin fetched %d times, want 5", n)
+		}
+	})
 }
 
 // Vary: * in any spelling is never stored; nor is a response naming more
 // fields than the bound.
 func TestVaryStarNeverStored(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		for i, vary := range []string{"*", "Foo, *", "*, Foo", "a, b, c, d, e, f, g, h, i"} {
 			o := newOrigin(t)
 			v := newVaryOrigin(o, "/s", vary, nil)
@@ -127,13 +115,14 @@ func TestVaryStarNeverStored(t *testing.T) {
 				t.Fatalf("%s %q: %d fetches", store, vary, v.n.Load())
 			}
 		}
-	}
+	})
 }
 
 // Several Vary names: all must match, in any order of the request's
 // fields; a field both requests omit matches.
 func TestVaryMultipleFields(t *testing.T) {
-	for store, mod := range storeMods(t) {
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		store := path.Base(t.Name())
 		o := newOrigin(t)
 		v := newVaryOrigin(o, "/f", "Foo, Accept-Language", nil)
 		p := startProxy(t, o.addr(), mod)
@@ -153,117 +142,101 @@ func TestVaryMultipleFields(t *testing.T) {
 		if n := v.n.Load(); n != 4 {
 			t.Fatalf("%s: %d fetches, want 4", store, n)
 		}
-	}
+	})
 }
 
 // The index keeps at most MaxVariants variants per URL: storing one more
 // drops the oldest.
 func TestVaryMaxVariants(t *testing.T) {
-	for _, store := range []string{"embedded", "memcached"} {
-		t.Run(store, func(t *testing.T) {
-			o := newOrigin(t)
-			v := newVaryOrigin(o, "/m", "Foo", nil)
-			var mc func(*server.Config)
-			if store == "memcached" {
-				mc = withMemcached(t, time.Second, mctest.Start(t).Addr)
-			}
-			p := startProxy(t, o.addr(), func(c *server.Config) {
-				if mc != nil {
-					mc(c)
-				}
-				c.MaxVariants = 2
-			})
-			c := dial(t, p.addr)
-			for _, foo := range []string{"a", "b"} {
-				c.get("/m", "Foo: "+foo)
-				if r := getUntil(t, c, "HIT", "/m", "Foo: "+foo); r.xcache() != "HIT" {
-					t.Fatalf("Foo %s: %s", foo, r.xcache())
-				}
-			}
-			c.get("/m", "Foo: c")
-			if r := getUntil(t, c, "HIT", "/m", "Foo: c"); r.xcache() != "HIT" {
-				t.Fatalf("Foo c: %s", r.xcache())
-			}
-			if r := c.get("/m", "Foo: b"); r.xcache() != "HIT" {
-				t.Fatalf("Foo b after c: %s", r.xcache())
-			}
-			if r := c.get("/m", "Foo: a"); r.xcache() != "MISS" {
-				t.Fatalf("Foo a, the oldest, after c: %s %q", r.xcache(), r.body)
-			}
-			if n := v.n.Load(); n != 4 {
-				t.Fatalf("origin fetched %d times, want 4", n)
-			}
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		o := newOrigin(t)
+		v := newVaryOrigin(o, "/m", "Foo", nil)
+		p := startProxy(t, o.addr(), func(c *server.Config) {
+			mod(c)
+			c.MaxVariants = 2
 		})
-	}
+		c := dial(t, p.addr)
+		for _, foo := range []string{"a", "b"} {
+			c.get("/m", "Foo: "+foo)
+			if r := getUntil(t, c, "HIT", "/m", "Foo: "+foo); r.xcache() != "HIT" {
+				t.Fatalf("Foo %s: %s", foo, r.xcache())
+			}
+		}
+		c.get("/m", "Foo: c")
+		if r := getUntil(t, c, "HIT", "/m", "Foo: c"); r.xcache() != "HIT" {
+			t.Fatalf("Foo c: %s", r.xcache())
+		}
+		if r := c.get("/m", "Foo: b"); r.xcache() != "HIT" {
+			t.Fatalf("Foo b after c: %s", r.xcache())
+		}
+		if r := c.get("/m", "Foo: a"); r.xcache() != "MISS" {
+			t.Fatalf("Foo a, the oldest, after c: %s %q", r.xcache(), r.body)
+		}
+		if n := v.n.Load(); n != 4 {
+			t.Fatalf("origin fetched %d times, want 4", n)
+		}
+	})
 }
 
 // A URL whose responses stop varying is stored as a plain page again, and
 // one that starts varying on other fields gets a new index; purges (hard
 // and soft) reach every variant.
 func TestVaryChangesAndPurge(t *testing.T) {
-	for _, store := range []string{"embedded", "memcached"} {
-		t.Run(store, func(t *testing.T) {
-			o := newOrigin(t)
-			v := newVaryOrigin(o, "/c", "Foo", nil)
-			var mc func(*server.Config)
-			if store == "memcached" {
-				mc = withMemcached(t, time.Second, mctest.Start(t).Addr)
-			}
-			p := startProxy(t, o.addr(), func(c *server.Config) {
-				if mc != nil {
-					mc(c)
-				}
-			})
-			c := dial(t, p.addr)
-			purge := func(extra ...string) {
-				t.Helper()
-				c.send(request("PURGE", "/c", extra...))
-				if r := c.read("PURGE"); r.StatusCode != 200 {
-					t.Fatalf("PURGE: %d", r.StatusCode)
-				}
-			}
-			c.get("/c", "Foo: 1")
-			c.get("/c", "Foo: 2")
-			getUntil(t, c, "HIT", "/c", "Foo: 1")
-			getUntil(t, c, "HIT", "/c", "Foo: 2")
-			purge("X-Purge: hard")
-			for _, foo := range []string{"1", "2"} {
-				if r := c.get("/c", "Foo: "+foo); r.xcache() != "MISS" {
-					t.Fatalf("Foo %s after hard purge: %s", foo, r.xcache())
-				}
-			}
-			getUntil(t, c, "HIT", "/c", "Foo: 2")
-			purge() // soft: stale from now; without a validator or grace, a miss
-			for _, foo := range []string{"2", "1"} {
-				if r := c.get("/c", "Foo: "+foo); r.xcache() == "HIT" {
-					t.Fatalf("Foo %s after soft purge: %s", foo, r.xcache())
-				}
-			}
-			// The page stops varying: stored plain, for everyone.
-			v.vary.Store("")
-			c.send(request("PURGE", "/c", "X-Purge: hard"))
-			c.read("PURGE")
-			before := v.n.Load()
-			c.get("/c", "Foo: 1")
-			if r := getUntil(t, c, "HIT", "/c", "Foo: 3"); r.xcache() != "HIT" || r.Header.Get("Vary") != "" {
-				t.Fatalf("plain page: %s Vary %q", r.xcache(), r.Header.Get("Vary"))
-			}
-			if n := v.n.Load() - before; n != 1 {
-				t.Fatalf("plain page fetched %d times", n)
-			}
-			// And varies again, on another field: a new index.
-			v.vary.Store("Accept-Language")
-			c.send(request("PURGE", "/c", "X-Purge: hard"))
-			c.read("PURGE")
-			c.get("/c", "Accept-Language: en")
-			if r := getUntil(t, c, "HIT", "/c", "Accept-Language: en", "Foo: 7"); r.xcache() != "HIT" {
-				t.Fatalf("new index: %s", r.xcache())
-			}
-			if r := c.get("/c", "Accept-Language: de"); r.xcache() != "MISS" {
-				t.Fatalf("other language: %s", r.xcache())
-			}
+	eachStore(t, func(t *testing.T, mod func(*server.Config)) {
+		o := newOrigin(t)
+		v := newVaryOrigin(o, "/c", "Foo", nil)
+		p := startProxy(t, o.addr(), func(c *server.Config) {
+			mod(c)
 		})
-	}
+		c := dial(t, p.addr)
+		purge := func(extra ...string) {
+			t.Helper()
+			c.send(request("PURGE", "/c", extra...))
+			if r := c.read("PURGE"); r.StatusCode != 200 {
+				t.Fatalf("PURGE: %d", r.StatusCode)
+			}
+		}
+		c.get("/c", "Foo: 1")
+		c.get("/c", "Foo: 2")
+		getUntil(t, c, "HIT", "/c", "Foo: 1")
+		getUntil(t, c, "HIT", "/c", "Foo: 2")
+		purge("X-Purge: hard")
+		for _, foo := range []string{"1", "2"} {
+			if r := c.get("/c", "Foo: "+foo); r.xcache() != "MISS" {
+				t.Fatalf("Foo %s after hard purge: %s", foo, r.xcache())
+			}
+		}
+		getUntil(t, c, "HIT", "/c", "Foo: 2")
+		purge() // soft: stale from now; without a validator or grace, a miss
+		for _, foo := range []string{"2", "1"} {
+			if r := c.get("/c", "Foo: "+foo); r.xcache() == "HIT" {
+				t.Fatalf("Foo %s after soft purge: %s", foo, r.xcache())
+			}
+		}
+		// The page stops varying: stored plain, for everyone.
+		v.vary.Store("")
+		c.send(request("PURGE", "/c", "X-Purge: hard"))
+		c.read("PURGE")
+		before := v.n.Load()
+		c.get("/c", "Foo: 1")
+		if r := getUntil(t, c, "HIT", "/c", "Foo: 3"); r.xcache() != "HIT" || r.Header.Get("Vary") != "" {
+			t.Fatalf("plain page: %s Vary %q", r.xcache(), r.Header.Get("Vary"))
+		}
+		if n := v.n.Load() - before; n != 1 {
+			t.Fatalf("plain page fetched %d times", n)
+		}
+		// And varies again, on another field: a new index.
+		v.vary.Store("Accept-Language")
+		c.send(request("PURGE", "/c", "X-Purge: hard"))
+		c.read("PURGE")
+		c.get("/c", "Accept-Language: en")
+		if r := getUntil(t, c, "HIT", "/c", "Accept-Language: en", "Foo: 7"); r.xcache() != "HIT" {
+			t.Fatalf("new index: %s", r.xcache())
+		}
+		if r := c.get("/c", "Accept-Language: de"); r.xcache() != "MISS" {
+			t.Fatalf("other language: %s", r.xcache())
+		}
+	})
 }
 
 // Two processes on one memcached share the variants and the index: each

@@ -128,12 +128,21 @@ func (d *directives) apply(name, value []byte, hasValue bool) {
 // are otherwise not checked, so "foo=a/b" is fine.
 func parseCacheControl(lines [][]byte) directives {
 	var d directives
+	d.malformed = eachDirective(lines, d.apply)
+	return d
+}
+
+// eachDirective calls fn for each readable element of Cache-Control field
+// lines (request or response), and reports whether any was not readable:
+// an unterminated quoted-string, a name that is not a token, a value with
+// a misplaced quote or control bytes (those elements are skipped).
+func eachDirective(lines [][]byte, fn func(name, value []byte, hasValue bool)) (malformed bool) {
 	for _, line := range lines {
 		for rest := line; len(rest) > 0; {
 			item, next, unterminated := cutList(rest, ',')
 			rest = next
 			if unterminated {
-				d.malformed = true
+				malformed = true
 			}
 			item = httpbytes.TrimOWS(item)
 			if len(item) == 0 {
@@ -144,13 +153,13 @@ func parseCacheControl(lines [][]byte) directives {
 				name, value, hasValue = httpbytes.TrimOWS(item[:i]), httpbytes.TrimOWS(item[i+1:]), true
 			}
 			if !httpbytes.IsToken(name) || !readableValue(value) {
-				d.malformed = true
+				malformed = true
 				continue
 			}
-			d.apply(name, value, hasValue)
+			fn(name, value, hasValue)
 		}
 	}
-	return d
+	return malformed
 }
 
 // readableValue: a complete quoted-string, or bytes with no quote and no

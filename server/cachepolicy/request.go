@@ -1,10 +1,6 @@
 package cachepolicy
 
-import (
-	"bytes"
-
-	"github.com/mcpage/mcpage/internal/httpbytes"
-)
+import "github.com/mcpage/mcpage/internal/httpbytes"
 
 // Request directives (RFC 9111 §5.2.1). A shared cache in front of a site
 // usually ignores them (Varnish and nginx do): every browser's reload button
@@ -45,42 +41,30 @@ const MaxStaleAny = int64(maxDelta)
 // allocation; any goroutine.
 func ParseRequest(cc, pragma [][]byte) Request {
 	q := Request{MaxAge: -1, MinFresh: -1, MaxStale: -1}
-	for _, line := range cc {
-		for rest := line; len(rest) > 0; {
-			var item []byte
-			item, rest, _ = cutList(rest, ',')
-			item = httpbytes.TrimOWS(item)
-			if len(item) == 0 {
-				continue
+	eachDirective(cc, func(name, value []byte, hasValue bool) {
+		switch {
+		case httpbytes.EqualFold(name, "no-store"):
+			q.NoStore = true
+		case httpbytes.EqualFold(name, "no-cache"):
+			q.NoCache = true
+		case httpbytes.EqualFold(name, "only-if-cached"):
+			q.OnlyIfCached = true
+		case httpbytes.EqualFold(name, "max-age"):
+			if secs, ok := parseDeltaSeconds(value, hasValue); ok {
+				q.MaxAge = secs
 			}
-			name, value, hasValue := item, []byte(nil), false
-			if i := bytes.IndexByte(item, '='); i >= 0 {
-				name, value, hasValue = httpbytes.TrimOWS(item[:i]), httpbytes.TrimOWS(item[i+1:]), true
+		case httpbytes.EqualFold(name, "min-fresh"):
+			if secs, ok := parseDeltaSeconds(value, hasValue); ok {
+				q.MinFresh = secs
 			}
-			switch {
-			case httpbytes.EqualFold(name, "no-store"):
-				q.NoStore = true
-			case httpbytes.EqualFold(name, "no-cache"):
-				q.NoCache = true
-			case httpbytes.EqualFold(name, "only-if-cached"):
-				q.OnlyIfCached = true
-			case httpbytes.EqualFold(name, "max-age"):
-				if secs, ok := parseDeltaSeconds(value, hasValue); ok {
-					q.MaxAge = secs
-				}
-			case httpbytes.EqualFold(name, "min-fresh"):
-				if secs, ok := parseDeltaSeconds(value, hasValue); ok {
-					q.MinFresh = secs
-				}
-			case httpbytes.EqualFold(name, "max-stale"):
-				if !hasValue {
-					q.MaxStale = MaxStaleAny
-				} else if secs, ok := parseDeltaSeconds(value, true); ok {
-					q.MaxStale = secs
-				}
+		case httpbytes.EqualFold(name, "max-stale"):
+			if !hasValue {
+				q.MaxStale = MaxStaleAny
+			} else if secs, ok := parseDeltaSeconds(value, true); ok {
+				q.MaxStale = secs
 			}
 		}
-	}
+	})
 	if len(cc) == 0 {
 		for _, line := range pragma {
 			if httpbytes.HasElementFold(line, "no-cache") {

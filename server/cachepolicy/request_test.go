@@ -1,104 +1,65 @@
 package cachepolicy
 
-import (
-	"regexp"
-	"testing"
-)
+import "testing"
 
-func TestMethodClass(t *testing.T) {
-	cases := []struct {
-		method string
-		want   Class
+func TestParseRequest(t *testing.T) {
+	lines := func(v ...string) [][]byte {
+		var out [][]byte
+		for _, s := range v {
+			out = append(out, []byte(s))
+		}
+		return out
+	}
+	tests := []struct {
+		cc, pragma []string
+		want       Request
 	}{
-		{"GET", ClassCacheable}, {"HEAD", ClassCacheable},
-		{"OPTIONS", ClassPass}, {"TRACE", ClassPass},
-		{"POST", ClassUnsafe}, {"PUT", ClassUnsafe}, {"DELETE", ClassUnsafe}, {"PATCH", ClassUnsafe},
-		{"PURGE", ClassUnsafe}, {"CONNECT", ClassUnsafe}, {"", ClassUnsafe},
-		{"get", ClassUnsafe}, {"Head", ClassUnsafe}, {"options", ClassUnsafe}, {"GET ", ClassUnsafe}, {"GETX", ClassUnsafe},
+		{nil, nil, Request{MaxAge: -1, MinFresh: -1, MaxStale: -1}},
+		{[]string{"nothing-to-see-here"}, []string{"foo"}, Request{MaxAge: -1, MinFresh: -1, MaxStale: -1}},
+		{[]string{"max-age=0"}, nil, Request{Any: true, MaxAge: 0, MinFresh: -1, MaxStale: -1}},
+		{[]string{"MAX-AGE=5, min-fresh=10", "max-stale"}, nil, Request{Any: true, MaxAge: 5, MinFresh: 10, MaxStale: MaxStaleAny}},
+		{[]string{`max-stale="7"`, "no-store", "only-if-cached"}, nil, Request{Any: true, NoStore: true, OnlyIfCached: true, MaxAge: -1, MinFresh: -1, MaxStale: 7}},
+		{[]string{"max-age=x, min-fresh=-1"}, nil, Request{MaxAge: -1, MinFresh: -1, MaxStale: -1}},
+		{nil, []string{"no-cache"}, Request{Any: true, NoCache: true, MaxAge: -1, MinFresh: -1, MaxStale: -1}},
+		// Pragma counts only without Cache-Control (RFC 9111 §5.4).
+		{[]string{"max-age=60"}, []string{"no-cache"}, Request{Any: true, MaxAge: 60, MinFresh: -1, MaxStale: -1}},
+		// An unreadable element is skipped, the rest still read.
+		{[]string{"a b, no-cache"}, nil, Request{Any: true, NoCache: true, MaxAge: -1, MinFresh: -1, MaxStale: -1}},
 	}
-	for _, tc := range cases {
-		if got := MethodClass([]byte(tc.method)); got != tc.want {
-			t.Errorf("MethodClass(%q) = %v, want %v", tc.method, got, tc.want)
+	for _, tc := range tests {
+		if got := ParseRequest(lines(tc.cc...), lines(tc.pragma...)); got != tc.want {
+			t.Errorf("cc %q pragma %q: got %+v, want %+v", tc.cc, tc.pragma, got, tc.want)
 		}
 	}
-	for c, s := range map[Class]string{ClassCacheable: "cacheable", ClassPass: "pass", ClassUnsafe: "unsafe"} {
-		if c.String() != s {
-			t.Errorf("%d.String() = %q", c, c.String())
-		}
+	cc := lines("max-age=5, no-cache", "max-stale=9")
+	if n := testing.AllocsPerRun(100, func() { ParseRequest(cc, nil) }); n != 0 {
+		t.Errorf("ParseRequest: %v allocations", n)
 	}
 }
 
-func TestCookieBypasses(t *testing.T) {
-	anyCookie := &RequestRules{}
-	named := &RequestRules{BypassCookie: regexp.MustCompile(`^(session|wp_.*)$`)}
-	cases := []struct {
-		rules *RequestRules
-		field string
-		want  bool
+func TestRequestAcceptable(t *testing.T) {
+	q := Request{MaxAge: 10, MinFresh: -1, MaxStale: 5}
+	for _, tc := range []struct {
+		age, rem int64
+		staleOK  bool
+		want     bool
 	}{
-		{anyCookie, "a=1", true},
-		{anyCookie, "", false},
-		{anyCookie, " ; ;\t", false},
-		{anyCookie, "=", true},
-		{anyCookie, "flag", true},
-		{named, "_ga=1; theme=dark", false},
-		{named, "theme=dark; session=x", true},
-		{named, "theme=dark;session=x", true},
-		{named, "  session\t=x", true},
-		{named, "wp_login=1", true},
-		{named, "sessionx=1", false},
-		{named, "xsession=1", false},
-		{named, "a=session", false}, // the value doesn't count
-		{named, "session", true},    // a pair without "=" is taken as a name
-		{named, "", false},
-		{named, ";;", false},
-	}
-	for _, tc := range cases {
-		if got := tc.rules.CookieBypasses([]byte(tc.field)); got != tc.want {
-			t.Errorf("nil regexp=%v, %q: got %v", tc.rules.BypassCookie == nil, tc.field, got)
+		{5, 100, true, true},
+		{11, 100, true, false}, // older than max-age
+		{5, -3, true, true},    // stale within max-stale
+		{5, -6, true, false},   // beyond max-stale
+		{5, -3, false, false},  // the response forbids stale
+	} {
+		if got := q.Acceptable(tc.age, tc.rem, tc.staleOK); got != tc.want {
+			t.Errorf("age %d rem %d staleOK %v: %v", tc.age, tc.rem, tc.staleOK, got)
 		}
 	}
-}
-
-func TestSameHostPath(t *testing.T) {
-	const host = "example.test"
-	cases := []struct {
-		host, uri, path string
-		ok              bool
-	}{
-		{host, "/a?b", "/a?b", true},
-		{host, " /a\t", "/a", true},
-		{host, "/a#frag", "/a", true},
-		{host, "/", "/", true},
-		{host, "http://example.test/x", "/x", true},
-		{host, "HTTP://Example.TEST/x?y=1", "/x?y=1", true},
-		{host, "https://example.test/x#f", "/x", true},
-		{host, "https://example.test", "/", true},
-		{host, "http://example.test?q=1", "/?q=1", true},
-		{host, "http://example.test#f", "/", true},
-		{"example.test:8080", "http://example.test:8080/x", "/x", true},
-		{host, "http://example.test:8080/x", "", false},
-		{host, "http://example.test:80/x", "", false},
-		{host, "http://other.test/x", "", false},
-		{host, "http://example.test.evil/x", "", false},
-		{host, "http://user@example.test/x", "", false},
-		{host, "http://", "", false},
-		{host, "//example.test/x", "", false},
-		{host, "rel/x", "", false},
-		{host, "x", "", false},
-		{host, "mailto:a@example.test", "", false},
-		{host, "ftp://example.test/x", "", false},
-		{host, "", "", false},
-		{host, "/a b", "", false},
-		{host, "/a\x00", "", false},
-		{host, "/a\x7f", "", false},
-		{"", "http:///x", "", false},
-		{"", "/x", "", false},
+	nc := Request{NoCache: true, MaxAge: -1, MinFresh: 20, MaxStale: -1}
+	if nc.Acceptable(0, 100, true) {
+		t.Error("no-cache accepted a fresh page")
 	}
-	for _, tc := range cases {
-		p, ok := SameHostPath([]byte(tc.host), []byte(tc.uri))
-		if ok != tc.ok || string(p) != tc.path {
-			t.Errorf("SameHostPath(%q, %q) = %q, %v; want %q, %v", tc.host, tc.uri, p, ok, tc.path, tc.ok)
-		}
+	mf := Request{MaxAge: -1, MinFresh: 20, MaxStale: -1}
+	if mf.Acceptable(0, 19, true) || !mf.Acceptable(0, 20, true) {
+		t.Error("min-fresh")
 	}
 }
