@@ -475,6 +475,9 @@ func (s *Store) settleFetch(f *chunkFetch) {
 		ws := f.waiters
 		f.waiters = nil
 		judge := s.elect
+		// Counted before the answers: a reader that looks at Stats once
+		// answered must find its hit there.
+		s.chunkHits.Add(1)
 		for _, w := range ws {
 			switch {
 			case s.closed:
@@ -493,7 +496,6 @@ func (s *Store) settleFetch(f *chunkFetch) {
 			s.release(w.p)
 			w.p.h.PageLookup(w.p.token, f.buf, w.st, nil)
 		}
-		s.chunkHits.Add(1)
 	}
 	s.getBytes -= len(f.buf)
 	s.putBuf(f.buf)
