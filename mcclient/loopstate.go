@@ -35,6 +35,9 @@ type ServerState struct {
 	// ConnFailures counts connections lost with operations pending, timed
 	// out, or that could not be opened: the failures that lead to ejection.
 	ConnFailures uint64
+	// Writes counts the writes handed to gnet: Ops/Writes is how many
+	// commands a write carries on average (the batching Cork buys).
+	Writes uint64
 }
 
 // ErrorKind classifies failed operations for ServerState.Errors.
@@ -110,6 +113,7 @@ func (lc *LoopClient) ServerStates(dst []ServerState) []ServerState {
 				st.ConnsUp++
 			}
 			st.Pending += c.st.pending()
+			st.Writes += c.writes
 			st.Replies += c.st.answered
 			st.Errors[ErrKindServer] += c.st.errorReplies
 		}

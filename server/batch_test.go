@@ -11,7 +11,11 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/mcpage/mcpage/internal/mctest"
+	"github.com/mcpage/mcpage/mcclient"
+	"github.com/mcpage/mcpage/mcclient/ketama"
 	"github.com/mcpage/mcpage/server"
+	"github.com/mcpage/mcpage/server/mcstore"
 	"github.com/mcpage/mcpage/server/pagestore"
 )
 
@@ -81,9 +85,10 @@ func (s *flushStore) Pending() int                           { return len(s.queu
 func (s *flushStore) Set(key, rec []byte, ttl time.Duration) { s.inner.Set(key, rec, ttl) }
 func (s *flushStore) Delete(key []byte)                      { s.inner.Delete(key) }
 
-// Under load the loop holds its store corked across the clients of a pass
-// (batch.go): lookups still leave (nothing waits for a flush that never
-// comes), every client gets its own page, and the cork is balanced.
+// A store whose answers do not come on its own connections (no
+// pagestore.Awaiter) is corked around each client event only: lookups
+// still leave (nothing waits for a flush that never comes), every client
+// gets its own page, and the cork is balanced.
 func TestBatchedLookupsAllAnswered(t *testing.T) {
 	o := newOrigin(t)
 	o.handle("/", func(w http.ResponseWriter, r *http.Request) {
@@ -130,4 +135,81 @@ func TestBatchedLookupsAllAnswered(t *testing.T) {
 		t.Fatalf("%d lookups flushed, want %d", n, clients*rounds)
 	}
 	t.Logf("%d lookups, largest flush %d, deepest cork %d", flushed.Load(), most.Load(), maxCork.Load())
+}
+
+// While memcached owes the loop a reply, the lookups of other clients are
+// held and leave together when that reply arrives (batch.go). memcached is
+// frozen, so the reply cannot come before every lookup has started: A's mg
+// is written at once (nothing was awaited), B's, C's and D's wait, and one
+// write carries all three once memcached answers A. Every client gets its
+// own page.
+func TestBatchHeldUntilReply(t *testing.T) {
+	o := newOrigin(t)
+	o.handle("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprint(w, "page "+r.URL.Path)
+	})
+	mc := mctest.Start(t)
+	ring, err := ketama.New([]ketama.Server{{Addr: mc.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		lc *mcclient.LoopClient
+		el gnet.EventLoop
+	)
+	p := startProxy(t, o.addr(), func(c *server.Config) {
+		c.Loops = 1
+		c.NewStore = func(_ int, loop gnet.EventLoop) pagestore.Store {
+			// Deadlines and sweeps far beyond the test: only the reply may
+			// end the batch (a Sweep ends it too).
+			lc, err = mcclient.NewLoopClient(loop, ring, mcclient.Config{OpTimeout: time.Minute, ConnectTimeout: 5 * time.Second})
+			if err != nil {
+				panic(err)
+			}
+			el = loop
+			return mcstore.New(lc, mcstore.Config{SweepEvery: time.Hour, FillTTL: 10, FillWait: time.Second, Keep: server.MaxStaleKeep})
+		}
+	})
+	paths := []string{"/a", "/b", "/c", "/d"}
+	warm := dial(t, p.addr)
+	for _, path := range paths {
+		eventually(t, 10*time.Second, path+" stored", func() bool {
+			warm.send(request("GET", path))
+			return warm.read("GET").xcache() == "HIT"
+		})
+	}
+	state := func() mcclient.ServerState {
+		var st []mcclient.ServerState
+		mctest.OnLoop(t, el, func() { st = lc.ServerStates(nil) })
+		return st[0]
+	}
+	waitOps := func(n uint64) {
+		eventually(t, 10*time.Second, fmt.Sprintf("%d operations started", n), func() bool { return state().Ops == n })
+	}
+	base := state()
+	if base.Pending != 0 {
+		t.Fatalf("%d operations pending before the test", base.Pending)
+	}
+
+	mc.Freeze()
+	clients := make([]*client, len(paths))
+	for i, path := range paths {
+		clients[i] = dial(t, p.addr)
+		clients[i].send(request("GET", path))
+		waitOps(base.Ops + uint64(i) + 1) // this client's lookup has started
+	}
+	if got := state().Writes - base.Writes; got != 1 {
+		t.Errorf("%d writes while memcached owed A its reply, want 1 (A's mg alone)", got)
+	}
+	mc.Thaw()
+	for i, c := range clients {
+		resp := c.read("GET")
+		if string(resp.body) != "page "+paths[i] || resp.xcache() != "HIT" {
+			t.Fatalf("%s: %s %q", paths[i], resp.xcache(), resp.body)
+		}
+	}
+	if got := state().Writes - base.Writes; got != 2 {
+		t.Errorf("%d writes for 4 lookups, want 2 (A's, then B's, C's and D's together)", got)
+	}
 }

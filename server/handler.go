@@ -46,10 +46,14 @@ func (h *engineHandler) OnBoot(eng gnet.Engine) gnet.Action {
 func (h *engineHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
 	if o := mcclient.LoopConn(c); o != nil {
-		if l := s.loopOf(c.EventLoop()); l != nil {
-			l.now = h.s.clock()
+		l := s.loopOf(c.EventLoop())
+		if l == nil {
+			return o.OnOpen(c)
 		}
-		return o.OnOpen(c)
+		l.now = h.s.clock()
+		out, action := o.OnOpen(c) // writes what queued while dialing
+		l.batchEnd()
+		return out, action
 	}
 	if s.draining.Load() && !s.drain.gentle.Load() { // Drain serves it (drain.go)
 		return nil, gnet.Close
@@ -68,10 +72,14 @@ func (h *engineHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 	case *conn:
 		x.release()
 	case mcclient.LoopConnHandler:
-		if l := h.s.loopOf(c.EventLoop()); l != nil {
-			l.now = h.s.clock()
+		l := h.s.loopOf(c.EventLoop())
+		if l == nil {
+			return x.OnClose(c, err)
 		}
-		return x.OnClose(c, err)
+		l.now = h.s.clock()
+		action := x.OnClose(c, err) // fails what was pending on it
+		l.batchEnd()
+		return action
 	}
 	return gnet.None
 }
@@ -90,10 +98,16 @@ func (h *engineHandler) OnTraffic(c gnet.Conn) gnet.Action {
 		}
 		return x.onTraffic()
 	case mcclient.LoopConnHandler:
-		if l := h.s.loopOf(c.EventLoop()); l != nil {
-			l.now = h.s.clock()
+		l := h.s.loopOf(c.EventLoop())
+		if l == nil {
+			return x.OnTraffic(c)
 		}
-		return x.OnTraffic(c)
+		l.now = h.s.clock()
+		// The replies first (their hits are written, what they start is
+		// queued), then the batch held since (batch.go): one write.
+		action := x.OnTraffic(c)
+		l.batchEnd()
+		return action
 	}
 	return gnet.Close
 }

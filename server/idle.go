@@ -23,9 +23,9 @@ import "github.com/mcpage/mcpage/httpparse"
 //   - response slots (pending), recycled through the loop's free list with
 //     their buffers (the hit path reuses them and allocates nothing), at most
 //     maxFreeSlots of them and none with a buffer over maxSlotBuf;
-//   - the response queue of a pipeline deeper than maxIdleQueue: one spare
-//     per loop, so that pipelined requests do not grow a new queue each time
-//     their connection has caught up.
+//   - the response queue of a pipeline deeper than maxIdleQueue: spares
+//     kept by the loop (up to maxSpareQueues), so that pipelined requests do
+//     not grow a new queue each time their connection has caught up.
 
 const (
 	// maxFreeSlots bounds a loop's free list of response slots: enough for
@@ -38,8 +38,10 @@ const (
 	// the loop once its body has been dispatched.
 	maxSpareBody = 256 << 10
 	// maxSpareQueue: a response queue longer than this is not kept by the
-	// loop once its connection has caught up.
-	maxSpareQueue = 1024
+	// loop once its connection has caught up; maxSpareQueues bounds how many
+	// are kept (at most 1 MiB of pointers, 8 KiB at a pipeline depth of 8).
+	maxSpareQueue  = 1024
+	maxSpareQueues = 128
 )
 
 // bodyState is the request body a connection is reading (conn.rb), from its
@@ -87,25 +89,33 @@ func (l *loop) putSlot(p *pending) {
 	l.slots = append(l.slots, p)
 }
 
-// growQueue returns the full queue q with room for more: moved into the
-// loop's spare queue when that is longer, else q itself (append grows it).
+// growQueue returns the full queue q with room for more: moved into one of
+// the loop's spare queues when that is longer (q then becomes a spare), else
+// q itself (append grows it).
 func (l *loop) growQueue(q []*pending) []*pending {
-	s := l.spareQ
-	if cap(s) <= cap(q) {
+	n := len(l.spareQ)
+	if n == 0 || cap(l.spareQ[n-1]) <= cap(q) {
 		return q
 	}
-	l.spareQ = nil
-	return append(s, q...)
+	s := l.spareQ[n-1]
+	l.spareQ[n-1] = nil
+	l.spareQ = l.spareQ[:n-1]
+	s = append(s, q...)
+	l.putQueue(q)
+	return s
 }
 
-// putQueue keeps the empty queue q as the loop's spare, unless it is long or
-// the loop already has one as long.
+// putQueue keeps the queue q, emptied, among the loop's spares, unless it
+// is short (an idle connection keeps those), long, or the loop has
+// maxSpareQueues already. Spares are handed out last in, first out: under
+// a steady pipelined load every connection's queue grows to the same depth,
+// so any spare fits.
 func (l *loop) putQueue(q []*pending) {
-	if cap(q) > maxSpareQueue || cap(q) <= cap(l.spareQ) {
+	if cap(q) <= maxIdleQueue || cap(q) > maxSpareQueue || len(l.spareQ) >= maxSpareQueues {
 		return
 	}
 	clear(q[:cap(q)])
-	l.spareQ = q[:0]
+	l.spareQ = append(l.spareQ, q[:0])
 }
 
 // takeBody returns the loop's spare bodyState, or a new one.

@@ -83,3 +83,40 @@ func TestLoopSlotsBounded(t *testing.T) {
 		}
 	}
 }
+
+// Pipelined connections catching up and going deep again, many at once,
+// reuse the loop's spare queues: no queue is grown once every connection
+// has been deep once.
+func TestDeepQueuesRecycled(t *testing.T) {
+	l := &loop{}
+	const conns, depth = 64, 16
+	qs := make([][]*pending, conns)
+	p := &pending{}
+	round := func() {
+		for i := range qs { // every connection goes deep...
+			for range depth {
+				if len(qs[i]) == cap(qs[i]) {
+					qs[i] = l.growQueue(qs[i])
+				}
+				qs[i] = append(qs[i], p)
+			}
+		}
+		for i := range qs { // ...and catches up, as popFront leaves it
+			if cap(qs[i]) > maxIdleQueue {
+				l.putQueue(qs[i])
+				qs[i] = nil
+			} else {
+				qs[i] = qs[i][:0]
+			}
+		}
+	}
+	round()
+	if allocs := testing.AllocsPerRun(20, round); allocs != 0 {
+		t.Errorf("%.1f allocations per round of %d connections %d deep", allocs, conns, depth)
+	}
+	for _, q := range l.spareQ {
+		if len(q) != 0 || q[:cap(q)][0] != nil {
+			t.Fatal("a spare queue holds references")
+		}
+	}
+}

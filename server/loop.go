@@ -49,23 +49,23 @@ type loop struct {
 
 	// Recycled per-request state, shared by the loop's connections so that an
 	// idle connection holds none of it (idle.go): response slots, one body
-	// state, one request-body buffer and one deep pipeline's response queue.
+	// state, one request-body buffer and deep pipelines' response queues.
 	slots     []*pending
 	spare     *bodyState
 	spareBody []byte
-	spareQ    []*pending
+	spareQ    [][]*pending
 
 	// blocked lists connections whose output is above Config.MaxOutbound,
 	// for the drain pass (output.go); blockedSpare is its recycled twin.
 	// The store's optional hooks (pagestore.Corker, ...), nil when absent.
-	corker pagestore.Corker
-	pender pagestore.Pender
-	closer pagestore.Closer
-	sweep  *storeSweep // the store's own sweep timer (pagestore.Sweeper)
-	// batch: the store is held corked until the loop's next pass ends
-	// (batch.go); batchEnd is the task that uncorks it.
-	batch    bool
-	batchEnd batchEnd
+	corker  pagestore.Corker
+	awaiter pagestore.Awaiter // corker, when its answers come on its own connections
+	pender  pagestore.Pender
+	closer  pagestore.Closer
+	sweep   *storeSweep // the store's own sweep timer (pagestore.Sweeper)
+	// batch: the store is held corked until its next connection event or
+	// Sweep (batch.go).
+	batch bool
 	// elects: the store elects one refresher per stale page among every
 	// process sharing it (pagestore.Elector), so a stale page this loop was
 	// not elected for is left to the elected reader (stale.go).
@@ -95,6 +95,7 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 	if s.cfg.NewStore != nil {
 		l.store = s.cfg.NewStore(idx, el)
 		l.corker, _ = l.store.(pagestore.Corker)
+		l.awaiter, _ = l.store.(pagestore.Awaiter)
 		l.pender, _ = l.store.(pagestore.Pender)
 		l.closer, _ = l.store.(pagestore.Closer)
 		if e, ok := l.store.(pagestore.Elector); ok {

@@ -38,6 +38,7 @@ func (ss *storeSweep) Run(context.Context) error {
 	}
 	ss.l.now = ss.l.s.clock()
 	ss.sw.Sweep(ss.l.now)
+	ss.l.batchEnd() // a batch held for an answer the sweep timed out
 	ss.t.Reset(ss.every)
 	return nil
 }

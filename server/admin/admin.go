@@ -63,6 +63,7 @@ type MemcachedServer struct {
 	Errors       [mcclient.NumErrorKinds]uint64 // by mcclient.ErrorKind
 	Ejections    uint64
 	ConnFailures uint64
+	Writes       uint64
 }
 
 // add adds st's counters to m's.
@@ -74,6 +75,7 @@ func (m *MemcachedServer) add(st *mcclient.ServerState) {
 	}
 	m.Ejections += st.Ejections
 	m.ConnFailures += st.ConnFailures
+	m.Writes += st.Writes
 }
 
 // Up reports whether the server is in use: some connection to it is open
@@ -401,4 +403,5 @@ func (a *Admin) writeMemcached(w io.Writer) {
 	}
 	counter("mcpage_memcached_server_ejections_total", func(s *MemcachedServer) uint64 { return s.Ejections })
 	counter("mcpage_memcached_server_connection_failures_total", func(s *MemcachedServer) uint64 { return s.ConnFailures })
+	counter("mcpage_memcached_server_writes_total", func(s *MemcachedServer) uint64 { return s.Writes })
 }

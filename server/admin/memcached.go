@@ -129,5 +129,6 @@ func (x *loopClient) keep(states []mcclient.ServerState) {
 		}
 		l.Ejections = max(l.Ejections, s.Ejections)
 		l.ConnFailures = max(l.ConnFailures, s.ConnFailures)
+		l.Writes = max(l.Writes, s.Writes)
 	}
 }

@@ -142,6 +142,12 @@ func TestMemcachedServerCounters(t *testing.T) {
 	})
 	check("11 answered", a.Addr, want{ops: 8, replies: 8, up: 1})
 	check("11 answered", b.Addr, want{ops: 3, replies: 3, up: 1})
+	// Writes: at least one, at most one per command.
+	for addr, ops := range map[string]float64{a.Addr: 8, b.Addr: 3} {
+		if w := scrape(t, adm.Addr().String()).get("mcpage_memcached_server_writes_total", "server", addr); w < 1 || w > ops {
+			t.Errorf("%s: %v writes for %v operations", addr, w, ops)
+		}
+	}
 
 	// Incrementing a value that is not a number: CLIENT_ERROR, an answered
 	// failure; the connection stays up.

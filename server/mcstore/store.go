@@ -474,6 +474,11 @@ func (s *Store) ElectsRefresher() bool { return s.cfg.Keep > 0 }
 // SweepEvery is how often Sweep should run.
 func (s *Store) SweepEvery() time.Duration { return s.cfg.SweepEvery }
 
+// Awaiting counts the operations whose replies are awaited on the store's
+// connections (pagestore.Awaiter): each ends in an event of one of them, or
+// at Sweep.
+func (s *Store) Awaiting() int { return s.lc.Pending() }
+
 // Pending counts operations waiting for replies, lookups waiting for another
 // process's fill, and chunked Sets whose manifest is still to be written
 // (pagestore.Pender).

@@ -15,6 +15,19 @@ type Corker interface {
 	Uncork()
 }
 
+// Awaiter is a Corker whose answers arrive as events of its own connections
+// on the loop (memcached's replies). While Awaiting is above 0 the loop is
+// busy, and the server holds the store corked from one client event to the
+// next, releasing it at the store's next connection event (OnOpen,
+// OnTraffic, OnClose) or Sweep: the lookups of every client read meanwhile
+// leave in one write per connection, as the answers they queue behind
+// arrive. A store whose answers come another way must not implement it, or
+// its writes wait for the next Sweep.
+type Awaiter interface {
+	Corker
+	Awaiting() int
+}
+
 // Sweeper has timers (operation deadlines, reconnect backoff, probes of
 // ejected servers). The server calls Sweep every SweepEvery, with the loop's
 // clock, independently of the client read timeout.
