@@ -154,20 +154,21 @@ func TestBatchHeldUntilReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
+	type built struct {
 		lc *mcclient.LoopClient
 		el gnet.EventLoop
-	)
+	}
+	var store atomic.Pointer[built] // set on the loop, read by the test
 	p := startProxy(t, o.addr(), func(c *server.Config) {
 		c.Loops = 1
 		c.NewStore = func(_ int, loop gnet.EventLoop) pagestore.Store {
 			// Deadlines and sweeps far beyond the test: only the reply may
 			// end the batch (a Sweep ends it too).
-			lc, err = mcclient.NewLoopClient(loop, ring, mcclient.Config{OpTimeout: time.Minute, ConnectTimeout: 5 * time.Second})
+			lc, err := mcclient.NewLoopClient(loop, ring, mcclient.Config{OpTimeout: time.Minute, ConnectTimeout: 5 * time.Second})
 			if err != nil {
 				panic(err)
 			}
-			el = loop
+			store.Store(&built{lc, loop})
 			return mcstore.New(lc, mcstore.Config{SweepEvery: time.Hour, FillTTL: 10, FillWait: time.Second, Keep: server.MaxStaleKeep})
 		}
 	})
@@ -181,7 +182,8 @@ func TestBatchHeldUntilReply(t *testing.T) {
 	}
 	state := func() mcclient.ServerState {
 		var st []mcclient.ServerState
-		mctest.OnLoop(t, el, func() { st = lc.ServerStates(nil) })
+		b := store.Load()
+		mctest.OnLoop(t, b.el, func() { st = b.lc.ServerStates(nil) })
 		return st[0]
 	}
 	waitOps := func(n uint64) {
