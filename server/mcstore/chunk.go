@@ -505,8 +505,12 @@ func (s *Store) settleFetch(f *chunkFetch) {
 // failFetch answers every lookup waiting for f with a miss (err, if the
 // memcached operation failed, else nil) at once; the chunk replies still
 // outstanding are then ignored. damaged: the chunk set is torn, so the
-// manifest is deleted (if it is still the one read), and the next reader
-// elects a filler as for a cold page.
+// manifest is deleted (if it is still the one read) and the waiters are
+// looked up again, behind the delete: the page is now cold, so the first
+// of them wins the fill (mg N) and the others, here and in every process,
+// wait for its page instead of each fetching one. A lookup is repeated
+// once; torn again (the delete went out on another connection and was
+// overtaken), it is a plain miss.
 func (s *Store) failFetch(f *chunkFetch, err error, damaged bool) {
 	if f.failed {
 		return
@@ -520,6 +524,11 @@ func (s *Store) failFetch(f *chunkFetch, err error, damaged bool) {
 	ws := f.waiters
 	f.waiters = nil
 	for _, w := range ws {
+		if damaged && !w.p.again && !s.closed {
+			w.p.again = true
+			s.get(w.p.key, w.p)
+			continue
+		}
 		s.release(w.p)
 		w.p.h.PageLookup(w.p.token, nil, 0, err)
 	}

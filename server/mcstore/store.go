@@ -169,6 +169,9 @@ type pending struct {
 	// not be answered with while it is refreshed (Judge): finding the same
 	// manifest again, it waits on without fetching the chunks again.
 	judged uint64
+	// again: looked up a second time after finding a torn chunk set
+	// (failFetch), which is not done twice.
+	again bool
 }
 
 // parkedGet is a lookup waiting for another process's fill.
