@@ -258,7 +258,7 @@ func (x *exchange) holdOnLoop(n int64) {
 		return
 	}
 	h := &decodeHandoff{l: x.l, c: x.c, token: x.token, n: n}
-	if err := x.l.el.Execute(context.Background(), h); err != nil {
+	if err := x.l.post(h); err != nil {
 		x.l.s.releaseDecode(n)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -376,7 +377,7 @@ func (x *exchange) renderRecord(r *pagerecord.Record, plain *plainBody, now time
 		if plain != nil {
 			x.l.s.releaseDecode(plain.held)
 		}
-		head, send := appendRecordHead(make([]byte, 0, 256+len(r.Header)+len(r.Body)), r, &x.f, r.Body, r.Encoding, x.label(), now)
+		head, send := appendRecordHead(slices.Grow(x.outBuf(), 256+len(r.Header)+len(r.Body)), r, &x.f, r.Body, r.Encoding, x.label(), now)
 		if !send {
 			return head
 		}
@@ -416,7 +417,7 @@ func (x *exchange) withPlain(head []byte, send bool, plain *plainBody) []byte {
 // past either it is answered as decodeFailed says. Worker goroutine only.
 func (x *exchange) passResponse(resp *upstream.Response, notStored string, enc pagerecord.Encoding, decode bool) []byte {
 	if !decode {
-		return appendPassResponse(nil, resp, &x.f, x.label(), notStored, false, false)
+		return appendPassResponse(x.outBuf(), resp, &x.f, x.label(), notStored, false, false)
 	}
 	room := passHeadRoom(resp)
 	buf, held, err := x.l.s.decodeHeld(resp.Body(), enc, room, -1)
@@ -430,7 +431,7 @@ func (x *exchange) passResponse(resp *upstream.Response, notStored string, enc p
 // taking over plain's budget reservation. Worker goroutine only.
 func (x *exchange) appendPassPlain(resp *upstream.Response, notStored string, plain *plainBody) []byte {
 	body := plain.body()
-	head, send := appendPassHead(nil, resp, &x.f, x.label(), notStored, true, len(body), false)
+	head, send := appendPassHead(x.outBuf(), resp, &x.f, x.label(), notStored, true, len(body), false)
 	return x.withPlain(head, send, plain)
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 // exchange carries one forwarded request from its loop to an upstream worker
 // and back. The loop fills the request side and never touches it again until
 // Run; the worker fills the result side (a complete response, and the record
-// to store) and hands it back with EventLoop.Execute. The worker reads only x's
+// to store) and hands it back through the loop's inbox. The worker reads only x's
 // own fields and the immutable Server config, never connection state.
 //
 // A background refresh (stale.go) is an exchange without a client: c is nil,
@@ -53,6 +52,12 @@ type exchange struct {
 	// page a fill or revalidation renders (range.go).
 	rng, ifRange []byte
 
+	// buf: the slot's response buffer, lent to the exchange (its p.out is
+	// nil meanwhile), so that the worker renders into memory that a
+	// previous response grew; taken once by outBuf, and back in the slot
+	// with the response (complete).
+	buf []byte
+
 	// results, written by the worker
 	out        []byte        // complete response for the client
 	rec        []byte        // record to store, nil when nothing is stored
@@ -90,11 +95,24 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 	s := l.s
 	x := &exchange{l: l, c: c, token: p.token, kind: k, http11: req.ProtoMinor == 1, staleUntil: staleUntil, leader: leader, authorized: p.authorized,
 		expect100: req.Expect100}
+	// What x keeps of the request and the slot, copied into one block.
+	fill := k == kindFill || k == kindRevalidate
+	need := len(req.AcceptEncoding)
+	switch {
+	case fill:
+		need += len(p.inm) + len(p.ims) + len(p.rng) + len(p.ifRange) + len(p.key) + fieldsLen(req)
+		if p.vary.on() {
+			need += len(p.vary.base) + len(p.vary.index)
+		}
+	case k == kindUnsafe:
+		need += len(req.Host) + len(req.Path)
+	}
+	a := arena{b: make([]byte, 0, need)}
 	x.f = facts{
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive, http10: p.http10,
-		ae: append([]byte(nil), req.AcceptEncoding...),
+		ae: a.keep(req.AcceptEncoding),
 	}
-	fw := c.forwardFacts(k == kindFill || k == kindRevalidate)
+	fw := c.forwardFacts(fill)
 	switch {
 	case p.rq.Any && (k != kindPass || p.rq.NoStore):
 		x.f.fwd = fwdRequest
@@ -110,28 +128,52 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 		} else {
 			s.stats.Misses.Add(1)
 		}
-		x.f.inm = append([]byte(nil), p.inm...)
-		x.f.ims = append([]byte(nil), p.ims...)
-		x.rng, x.ifRange = bytes.Clone(p.rng), bytes.Clone(p.ifRange) // range.go
-		x.key = append([]byte(nil), p.key...)
-		x.takeVary(p, req)
+		x.f.inm = a.keep(p.inm)
+		x.f.ims = a.keep(p.ims)
+		x.rng, x.ifRange = a.keep(p.rng), a.keep(p.ifRange) // range.go
+		x.key = a.keep(p.key)
+		x.takeVary(&a, p, req)
 		// A HEAD revalidates a stale page as HEAD (RFC 9111 §4.3.5): the
 		// origin need not send a body nobody will read (headupdate.go).
 		x.headOnly = p.isHead && k == kindRevalidate
 		fw.ForceGET = p.isHead && !x.headOnly
 	case kindUnsafe:
 		s.stats.Passes.Add(1)
-		x.host = append([]byte(nil), req.Host...)
-		x.path = append([]byte(nil), req.Path...)
+		x.host = a.keep(req.Host)
+		x.path = a.keep(req.Path)
 	default:
 		s.stats.Passes.Add(1)
 	}
+	x.buf, p.out = p.out[:0], nil
 	if err := x.submit(req, body, &fw, stale); err != nil {
 		s.stats.Errors.Add(1)
-		c.complete(p, appendErrorResponse(p.out[:0], 503, p.keepAlive, x.label()))
+		c.complete(p, appendErrorResponse(x.outBuf(), 503, p.keepAlive, x.label()))
 		return nil
 	}
 	return x
+}
+
+// arena is one allocation that an exchange's copies of request bytes share
+// (forwardCached sizes it to fit them all).
+type arena struct{ b []byte }
+
+// keep copies v into the arena and returns the copy, capped so that an
+// append to it cannot reach the next one; nil for an empty v.
+func (a *arena) keep(v []byte) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	start := len(a.b)
+	a.b = append(a.b, v...)
+	return a.b[start:len(a.b):len(a.b)]
+}
+
+// outBuf hands out the lent response buffer, emptied, once; later calls
+// get nil (append allocates). The worker renders x.out into it.
+func (x *exchange) outBuf() []byte {
+	b := x.buf[:0]
+	x.buf = nil
+	return b
 }
 
 // submit builds x's upstream request from req (and body) and hands it to
@@ -238,7 +280,7 @@ func upstreamDone(job *upstream.Job) {
 		x.finish(job, x.l.s.clock())
 	}
 	upstream.ReleaseJob(job)
-	if err := x.l.el.Execute(context.Background(), x); err != nil {
+	if err := x.l.post(x); err != nil {
 		x.l.s.cfg.Logger.Debug("dropping upstream result: loop is gone", "err", err)
 	}
 }
@@ -295,7 +337,7 @@ func (x *exchange) finish(job *upstream.Job, now time.Time) {
 	}
 	if job.Err != nil {
 		s.stats.Errors.Add(1)
-		x.out = appendErrorResponse(nil, upstream.StatusFor(job.Err), x.f.keepAlive, x.label())
+		x.out = appendErrorResponse(x.outBuf(), upstream.StatusFor(job.Err), x.f.keepAlive, x.label())
 		return
 	}
 	resp := &job.Resp
@@ -313,7 +355,7 @@ func (x *exchange) finish(job *upstream.Job, now time.Time) {
 	case kindFill:
 		x.fill(resp, now)
 	default:
-		x.out = appendPassResponse(nil, resp, &x.f, x.label(), "", false, x.kind != kindFill)
+		x.out = appendPassResponse(x.outBuf(), resp, &x.f, x.label(), "", false, x.kind != kindFill)
 		if x.kind == kindUnsafe && status < 400 {
 			x.invalidations(resp)
 		}

@@ -29,7 +29,7 @@ func (x *exchange) headUpdate(resp *upstream.Response, now time.Time) {
 		return
 	}
 	x.drop = true
-	x.out = appendPassResponse(nil, resp, &x.f, x.label(), "", false, true)
+	x.out = appendPassResponse(x.outBuf(), resp, &x.f, x.label(), "", false, true)
 }
 
 // sameRepresentation reports whether the HEAD response resp describes the

@@ -30,15 +30,15 @@ package server
 // Worked interleaving, "GET /slow, GET /hints" pipelined, /hints answers 103
 // at once and its page later:
 //
-//	worker B: 103 read → Execute(interimRelay)
+//	worker B: 103 read → post(interimRelay)
 //	loop:     slot B is not at the head (A is upstream) → held in exchange B
-//	worker A: final → Execute(A) → loop: slot A written, popped
-//	worker B: final → Execute(B) → loop: held 103 + final B, one slot write
+//	worker A: final → post(A) → loop: slot A written, popped
+//	worker B: final → post(B) → loop: held 103 + final B, one slot write
 //
 // Order: an interim relay and its exchange's final result are handed to the
-// loop by the same worker, in that order, through EventLoop.Execute, which
-// runs tasks in the order queued; so the final response never overtakes an
-// interim one.
+// loop by the same worker, in that order, through the loop's inbox
+// (inbox.go), which runs them in the order posted; so the final response
+// never overtakes an interim one.
 
 import (
 	"context"
@@ -68,7 +68,7 @@ func upstreamInterim(job *upstream.Job, head []byte) {
 		return
 	}
 	ir := &interimRelay{x: x, head: append([]byte(nil), head...)}
-	if err := x.l.el.Execute(context.Background(), ir); err != nil {
+	if err := x.l.post(ir); err != nil {
 		x.l.s.cfg.Logger.Debug("dropping interim response: loop is gone", "err", err)
 	}
 }

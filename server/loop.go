@@ -71,6 +71,8 @@ type loop struct {
 	// not elected for is left to the elected reader (stale.go).
 	elects bool
 
+	inbox inbox // results from upstream workers (inbox.go)
+
 	blocked, blockedSpare []*conn
 	drainTimer            *time.Timer // runs the drain pass (created on first use)
 	drainScheduled        bool
@@ -108,6 +110,7 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 		l.store = s.embedded
 		l.syncStore = true
 	}
+	l.inbox.l = l
 	l.dec = newDecodedLRU(decodedBudget(s.cfg.StoreSize))
 	if s.alog != nil {
 		l.alog = s.alog.newLoopLog(el)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"time"
 
 	"github.com/mcpage/mcpage/httpparse"
@@ -149,8 +148,9 @@ func (c *conn) refresh(p *pending, req *httpparse.Request, rec []byte, r *pagere
 	if r.Revalidatable() {
 		k = kindRevalidate
 	}
-	x := &exchange{l: l, kind: k, key: bytes.Clone(p.key), leader: true, http11: true}
-	x.takeVary(p, req)
+	a := arena{b: make([]byte, 0, len(p.key)+len(p.vary.base)+len(p.vary.index)+fieldsLen(req))}
+	x := &exchange{l: l, kind: k, key: a.keep(p.key), leader: true, http11: true}
+	x.takeVary(&a, p, req)
 	x.f = facts{gzipOK: true, ae: anyEncoding}
 	fw := c.forwardFacts(true)
 	fw.ForceGET = true

@@ -10,10 +10,10 @@ package server
 //
 // Worked interleaving for "GET /big (streamed), GET /small" pipelined:
 //
-//	worker: head+slice 1 → Execute(relay) ............ waits for ack
+//	worker: head+slice 1 → post(relay) ............... waits for ack
 //	loop:   slot 1 ready with slice 1 → written → ack(true); slot 1 stays
 //	        at the head of the queue, not ready (slot 2 answered and waiting)
-//	worker: slice 2 → Execute(relay) → ... → last slice → ack → return
+//	worker: slice 2 → post(relay) → ... → last slice → ack → return
 //	loop:   last slice written → slot 1 popped → slot 2 written
 //
 // If the client goes away, the slot's relay is acknowledged with false (by
@@ -221,7 +221,7 @@ func (x *exchange) abort() {
 // send hands the exchange's first part (x.out, and the store and
 // invalidation work) to the loop; it reports false when the loop is gone.
 func (x *exchange) send() bool {
-	if err := x.l.el.Execute(context.Background(), x); err != nil {
+	if err := x.l.post(x); err != nil {
 		x.l.s.cfg.Logger.Debug("dropping upstream result: loop is gone", "err", err)
 		return false
 	}
@@ -229,7 +229,7 @@ func (x *exchange) send() bool {
 }
 
 func (x *exchange) runOnLoop(r *relay) bool {
-	return x.l.el.Execute(context.Background(), r) == nil
+	return x.l.post(r) == nil
 }
 
 // wait blocks until the loop acknowledges the relay's slice; false means the

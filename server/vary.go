@@ -350,26 +350,31 @@ type exchangeVary struct {
 }
 
 // takeVary copies slot p's variant state and req's fields into x, for a
-// fill or revalidation. On the loop.
-func (x *exchange) takeVary(p *pending, req *httpparse.Request) {
+// fill or revalidation, into arena a. On the loop.
+func (x *exchange) takeVary(a *arena, p *pending, req *httpparse.Request) {
 	v := &p.vary
 	if v.on() {
-		x.vary.base = append([]byte(nil), v.base...)
+		x.vary.base = a.keep(v.base)
 		if !v.purged {
-			x.vary.index = append([]byte(nil), v.index...)
+			x.vary.index = a.keep(v.index)
 		}
 		x.vary.win = v.win
 	}
+	start := len(a.b)
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		a.b = appendField(a.b, h.Name, h.Value)
+	}
+	x.vary.fields = a.b[start:len(a.b):len(a.b)]
+}
+
+// fieldsLen is what takeVary's copy of req's fields takes.
+func fieldsLen(req *httpparse.Request) int {
 	n := 0
 	for i := range req.Headers {
 		n += len(req.Headers[i].Name) + len(req.Headers[i].Value) + 4
 	}
-	b := make([]byte, 0, n)
-	for i := range req.Headers {
-		h := &req.Headers[i]
-		b = appendField(b, h.Name, h.Value)
-	}
-	x.vary.fields = b
+	return n
 }
 
 // baseKey is the URL's key of x's fill.
