@@ -202,9 +202,8 @@ func (c *conn) PageLookup(token uint64, rec []byte, st pagestore.State, err erro
 				return
 			}
 			if st == 0 && !p.rq.Any && r.Fresh(l.now.Unix()) {
-				if !l.syncStore && c.copyWaits(p, &r) {
-					c.deferLookup(p) // held.go: fetched again when there is room
-					return
+				if c.deferCopy(p, &r) {
+					return // held.go: fetched again when there is room
 				}
 				c.serveHit(p, &r) // the hit path: nothing more to judge
 				return

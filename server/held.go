@@ -18,10 +18,14 @@ import "github.com/mcpage/mcpage/server/pagerecord"
 //     the connection's last page (conn.est), would pass the bound: the slot
 //     is deferred, and flush starts deferred lookups in queue order as the
 //     queue drains (the head's always);
-//   - PageLookup drops a fresh page answered for a slot behind the head
-//     when copying it would pass the bound, and defers the slot: its page
-//     is fetched again when there is room (the store's bandwidth is spent
-//     rather than the proxy's memory).
+//   - PageLookup drops a page about to be served (HIT, or STALE while it
+//     is refreshed) for a slot behind the head when copying it would pass
+//     the bound, and defers the slot: its page is fetched again when there
+//     is room (the store's bandwidth is spent rather than the proxy's
+//     memory). The same holds for the page a fill this slot waited for
+//     stored (coalesce.go). A refresh the answer elected this loop for has
+//     been started by then; pages answered through request directives
+//     (RequestCacheControl) are not dropped.
 //
 // Worked interleaving, MaxHeld 4 MiB, a client that pipelines 32 GETs of a
 // 1 MB memcached page in one write and reads nothing: all 32 are parsed and
@@ -101,15 +105,23 @@ func (c *conn) deferLookup(p *pending) {
 	c.deferred++
 }
 
-// copyWaits reports whether fresh page r, answered for slot p by a network
-// store (PageLookup), should be dropped and p's lookup deferred rather than
-// the page copied into p: p is not the head (the head is always answered,
-// so the queue moves) and the copy would pass Config.MaxHeld. It records
+// deferCopy defers slot p's lookup, dropping page r that a network store
+// has just answered for it (PageLookup, for a page about to be served as a
+// HIT or STALE) or that the fill it waited for stored (wake), when copying r into p would pass Config.MaxHeld and p is
+// not the head (the head is always answered, so the queue moves). It
+// reports whether it did; the caller then leaves p unanswered. It records
 // the copy's size as c's page size estimate either way.
-func (c *conn) copyWaits(p *pending, r *pagerecord.Record) bool {
+func (c *conn) deferCopy(p *pending, r *pagerecord.Record) bool {
+	if c.l.syncStore {
+		return false
+	}
 	size := c.heldEstimate(p, r)
 	c.est = size
-	return c.q[0] != p && c.held+size > c.l.s.cfg.MaxHeld
+	if c.q[0] == p || c.held+size <= c.l.s.cfg.MaxHeld {
+		return false
+	}
+	c.deferLookup(p)
+	return true
 }
 
 // heldEstimate is about the bytes slot p's response from page r would own

@@ -9,6 +9,7 @@ type HeldState struct {
 	Looking  int // network store lookups in flight
 	Deferred int // slots whose lookup waits for room under MaxHeld
 	Queued   int // slots not yet written whole
+	Waiting  int // slots neither answered nor deferred (a lookup or fetch in flight)
 }
 
 // HeldState reads every loop's connections on that loop (EventLoop.Execute)
@@ -28,6 +29,11 @@ func (s *Server) HeldState() HeldState {
 				h.Looking += c.looking
 				h.Deferred += c.deferred
 				h.Queued += len(c.q)
+				for _, p := range c.q {
+					if !p.ready && !p.deferred {
+						h.Waiting++
+					}
+				}
 			}
 			done <- h
 		}))
@@ -39,6 +45,7 @@ func (s *Server) HeldState() HeldState {
 		sum.Looking += h.Looking
 		sum.Deferred += h.Deferred
 		sum.Queued += h.Queued
+		sum.Waiting += h.Waiting
 	}
 	return sum
 }
