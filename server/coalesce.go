@@ -153,6 +153,9 @@ func (l *loop) wake(rec []byte, ws []waiter) {
 			continue
 		}
 		if stored && r.Fresh(l.now.Unix()) {
+			if w.c.deferCopy(p, &r) {
+				continue // held.go: looked up again, from the store, when there is room
+			}
 			p.collapsed = true
 			w.c.serveHit(p, &r)
 			continue

@@ -99,6 +99,28 @@ type Config struct {
 	// sent in slices from the record, never copied whole. 0 → 1 MiB.
 	MaxOutbound int
 
+	// MaxHeld bounds one connection's response bytes queued in its response
+	// slots (answered, not yet handed to gnet): pages a network store
+	// answered while an earlier response was still being written, which
+	// have to be copied out of the store's reply, and origin responses
+	// waiting their turn. Stored pages a connection reads slowly are thus
+	// held at most once over the bound, not once per pipelined request:
+	//   - past it the connection reads no further requests (as at
+	//     MaxPipeline) until its slots drain below it;
+	//   - a network store's lookup is not started while the connection's
+	//     held bytes plus its lookups in flight, each reckoned at the size
+	//     of its last page, would pass it (the slot waits, its lookup
+	//     starts once the queue drains);
+	//   - a fresh page answered for a slot that is not at the head of the
+	//     queue is dropped and looked up again later, rather than copied,
+	//     when its copy would pass it.
+	// The head slot is always answered, so a connection holds at most
+	// MaxHeld plus one response, plus the origin responses of requests
+	// already dispatched when it passed the bound (everything parsed from
+	// one read). The embedded store's pages are views of its records and
+	// count only their heads. 0 (or negative) → 4 MiB.
+	MaxHeld int
+
 	// MaxInbound bounds the request bytes buffered for a connection whose
 	// parsing has stopped (MaxPipeline reached, or output blocked); past it the
 	// connection is closed. 0 → 256 KiB, and at least twice
@@ -197,6 +219,7 @@ const (
 	DefaultReadTimeout     = 30 * time.Second
 	DefaultMaxOutbound     = 1 << 20
 	DefaultMaxInbound      = 256 << 10
+	DefaultMaxHeld         = 4 << 20
 	DefaultMaxPipeline     = 64
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultAcceptPause     = 500 * time.Millisecond
@@ -232,6 +255,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.MaxOutbound <= 0 {
 		d.MaxOutbound = DefaultMaxOutbound
+	}
+	if d.MaxHeld <= 0 {
+		d.MaxHeld = DefaultMaxHeld
 	}
 	if d.MaxInbound <= 0 {
 		d.MaxInbound = DefaultMaxInbound

@@ -32,8 +32,9 @@ type conn struct {
 	released bool // gnet closed the connection; late results are dropped
 	closing  bool // read no more requests; close once the queue has drained
 	// stalled: parsing stopped with input left in the buffer, because
-	// MaxPipeline responses are outstanding or the output is blocked; flush
-	// wakes the connection when neither holds any more.
+	// MaxPipeline responses are outstanding, the output is blocked or the
+	// queue holds more than MaxHeld (held.go); flush wakes the connection
+	// when none holds any more.
 	stalled bool
 	// since is when the connection last became idle (no outstanding
 	// response), unix nanos. The next request head must be complete within
@@ -62,6 +63,14 @@ type conn struct {
 
 	q         []*pending
 	nextToken uint64
+
+	// Response bytes held (held.go): held is what the queued slots own
+	// (against Config.MaxHeld), looking the network store lookups in
+	// flight, deferred the slots whose lookup waits for room, est the size
+	// of the last page answered; resuming guards resumeLookups against
+	// itself.
+	held, looking, deferred, est int
+	resuming                     bool
 }
 
 // pending is one request's slot in the response queue.
@@ -73,6 +82,11 @@ type pending struct {
 	// (embedded records, decoded copies) that is borrowed, never copied.
 	body []byte
 	sent int // bytes of out+body already handed to gnet
+	// held is len(out) as last charged to the connection (held.go);
+	// looking: a network store lookup for the slot is in flight; deferred:
+	// its lookup waits for room under Config.MaxHeld.
+	held              int
+	looking, deferred bool
 	// relay, while a streamed response's slice is in body (stream.go): the
 	// slot stays at the head of the queue until the last slice is written.
 	relay     *relay
@@ -131,6 +145,7 @@ func (c *conn) push() *pending {
 	p.ready = false
 	p.out = p.out[:0]
 	p.body, p.sent, p.relay = nil, 0, nil
+	p.held, p.looking, p.deferred = 0, false, false
 	p.isHead, p.gzipOK = false, false
 	p.ae, p.inm, p.ims, p.key = p.ae[:0], p.inm[:0], p.ims[:0], p.key[:0]
 	p.raw, p.rawB = p.raw[:0], p.rawB[:0]
@@ -166,6 +181,7 @@ func (c *conn) popFront() {
 	copy(c.q, c.q[1:])
 	c.q[len(c.q)-1] = nil
 	c.q = c.q[:len(c.q)-1]
+	c.uncharge(p)
 	if len(c.q) == 0 {
 		c.since = c.l.now.UnixNano()
 		if cap(c.q) > maxIdleQueue {
@@ -200,6 +216,7 @@ func (c *conn) release() {
 	}
 	c.l.s.inflight.Add(-int64(len(c.q)))
 	c.q = nil
+	c.dropHeld()
 	// A body being read is dropped, not recycled: release may run inside
 	// dispatch (a failed write closes the connection), which may still be
 	// using the body state's request.
@@ -222,6 +239,7 @@ func (c *conn) complete(p *pending, out []byte) {
 	p.body = nil
 	p.ready = true
 	c.l.account(p, out)
+	c.charge(p)
 	c.flush()
 }
 
@@ -235,6 +253,7 @@ func (c *conn) completeBorrowed(p *pending, head, body []byte) {
 	p.out, p.body = head, body
 	p.ready = true
 	c.l.account(p, head)
+	c.charge(p)
 	token := p.token
 	c.flush()
 	if c.l.syncStore || c.released || len(body) == 0 {
@@ -247,6 +266,7 @@ func (c *conn) completeBorrowed(p *pending, head, body []byte) {
 	// from the reply with no copy.
 	if q := c.find(token); q == p && p.body != nil {
 		p.out, p.body = append(p.out, p.body...), nil // p.sent still counts the same stream
+		c.charge(p)
 	}
 }
 
@@ -283,13 +303,17 @@ func (c *conn) flush() {
 			c.closing = true
 			c.l.s.inflight.Add(-int64(len(c.q)))
 			c.q = c.q[:0]
+			c.dropHeld()
 			break
 		}
 	}
 	if len(c.q) == 0 && c.closing && c.gc.OutboundBuffered() == 0 {
 		c.close()
 	}
-	if c.stalled && len(c.q) < c.l.s.cfg.MaxPipeline/2+1 && !c.closing {
+	if c.deferred > 0 {
+		c.resumeLookups() // held.go
+	}
+	if c.stalled && len(c.q) < c.l.s.cfg.MaxPipeline/2+1 && !c.overHeld() && !c.closing {
 		c.stalled = false
 		_ = c.gc.Wake(nil) // re-run OnTraffic over the requests left in the buffer
 	}
@@ -317,7 +341,7 @@ func (c *conn) onTraffic() gnet.Action {
 	lim := &c.l.s.cfg.Limits
 	off := 0
 	for off < len(buf) && !c.closing {
-		if len(c.q) >= c.l.s.cfg.MaxPipeline || c.outBlocked {
+		if len(c.q) >= c.l.s.cfg.MaxPipeline || c.outBlocked || c.overHeld() {
 			c.stalled = true
 			break
 		}
@@ -489,5 +513,6 @@ func (c *conn) reject(err error) {
 	p.out = httpparse.AppendErrorResponse(p.out[:0], e)
 	p.ready = true
 	c.l.account(p, p.out)
+	c.charge(p)
 	c.closing = true
 }

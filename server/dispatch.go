@@ -110,12 +110,19 @@ func (c *conn) cookieBypass(req *httpparse.Request) bool {
 // lookups from inside this Get (a failed write to memcached fails every
 // operation pending on that connection): l.live names the token it belongs
 // to, so such an answer is matched with its own slot's copy, never with the
-// request being dispatched now.
+// request being dispatched now. A network store's lookup for a slot behind
+// others waits (deferred, from that copy) while the connection holds too
+// much already (held.go).
 func (c *conn) lookup(p *pending, req *httpparse.Request, raw []byte) {
 	c.keyed(p, req)
 	c.noteRange(p, req) // range.go
 	if !c.l.syncStore {
 		p.raw = append(p.raw, raw...)
+		if c.lookupWaits(p) {
+			c.deferLookup(p)
+			return
+		}
+		c.startLookup(p)
 	}
 	l := c.l
 	l.live = liveLookup{c: c, token: p.token, req: req, raw: raw}
@@ -172,6 +179,7 @@ func (c *conn) PageLookup(token uint64, rec []byte, st pagestore.State, err erro
 	if p == nil {
 		return
 	}
+	c.looked(p) // held.go
 	l := c.l
 	var r pagerecord.Record
 	found := false
@@ -194,6 +202,9 @@ func (c *conn) PageLookup(token uint64, rec []byte, st pagestore.State, err erro
 				return
 			}
 			if st == 0 && !p.rq.Any && r.Fresh(l.now.Unix()) {
+				if c.deferCopy(p, &r) {
+					return // held.go: fetched again when there is room
+				}
 				c.serveHit(p, &r) // the hit path: nothing more to judge
 				return
 			}

@@ -144,6 +144,7 @@ type loopCounters struct {
 	notStored [len(notStoredReasons)]atomic.Uint64
 	bytesIn   atomic.Uint64 // request bytes read from clients
 	bytesOut  atomic.Uint64 // response bytes handed to client sockets
+	held      atomic.Int64  // response bytes the loop's connections hold in their queues (held.go)
 }
 
 var (
@@ -414,6 +415,7 @@ func (s *Server) writeCounters(w io.Writer) {
 	}
 	metrics.WriteCounterUint64(w, "mcpage_client_received_bytes_total", sum.bytesIn)
 	metrics.WriteCounterUint64(w, "mcpage_client_sent_bytes_total", sum.bytesOut)
+	metrics.WriteGaugeUint64(w, "mcpage_response_bytes_held", uint64(max(sum.held, 0)))
 }
 
 // loopSums is loopCounters summed over the loops, at one scrape.
@@ -422,6 +424,7 @@ type loopSums struct {
 	purges            [2][numPurgeResults]uint64
 	notStored         [len(notStoredReasons)]uint64
 	bytesIn, bytesOut uint64
+	held              int64
 }
 
 func (s *loopSums) add(m *loopCounters) {
@@ -442,6 +445,7 @@ func (s *loopSums) add(m *loopCounters) {
 	}
 	s.bytesIn += m.bytesIn.Load()
 	s.bytesOut += m.bytesOut.Load()
+	s.held += m.held.Load()
 }
 
 // Serving reports whether the server is accepting clients: its listener is

@@ -111,6 +111,9 @@ func (c *conn) servePage(p *pending, req *httpparse.Request, raw, rec []byte, r 
 		if st&pagestore.Refresh != 0 || (!fresh && !l.elects && st&pagestore.Refreshing == 0) {
 			c.refresh(p, req, rec, r)
 		}
+		if c.deferCopy(p, r) {
+			return // held.go: fetched again when there is room
+		}
 		label := labelStale
 		if fresh {
 			label = labelHit

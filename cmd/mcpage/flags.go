@@ -51,6 +51,7 @@ type options struct {
 	maxBodyBytes     size
 	maxOutbound      size
 	maxInbound       size
+	maxHeld          size
 	maxDecoded       size
 	upstreamIdle     time.Duration
 	mcConns          int
@@ -100,6 +101,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		maxBodyBytes:   httpparse.DefaultMaxBodyBytes,
 		maxOutbound:    server.DefaultMaxOutbound,
 		maxInbound:     server.DefaultMaxInbound,
+		maxHeld:        server.DefaultMaxHeld,
 		maxDecoded:     server.DefaultMaxDecoded,
 		mcItemSize:     1 << 20,
 	}
@@ -136,6 +138,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.Var(&o.maxHeaderBytes, "max-header-bytes", "limit on a request line plus headers (431 past it)")
 	fs.Var(&o.maxBodyBytes, "max-body-bytes", "limit on a request body (413 past it)")
 	fs.Var(&o.maxOutbound, "max-outbound", "per connection: response bytes buffered for a client that has not read them; past it the proxy stops producing responses for it")
+	fs.Var(&o.maxHeld, "max-held", "per connection: answered response bytes queued behind one the client has not taken yet; past it the proxy stops reading requests and starting lookups for it")
 	fs.Var(&o.maxInbound, "max-inbound", "per connection: unparsed request bytes buffered while the proxy is not reading it (pipeline full, output blocked); past it the connection is closed")
 	fs.Var(&o.maxDecoded, "max-decoded", "largest body mcpage inflates (a stored gzip page for a client without gzip); pages decoding larger are not stored")
 	fs.DurationVar(&o.upstreamIdle, "upstream-idle-timeout", upstream.DefaultMaxResponseIdleTimeout, "longest silence of the origin inside a response (after its first byte) before a 502; capped by -upstream-timeout")
@@ -232,6 +235,8 @@ func (o *options) build() error {
 		return fmt.Errorf("-max-body-bytes %d: must not be negative", o.maxBodyBytes)
 	case o.maxOutbound < 64<<10:
 		return fmt.Errorf("-max-outbound %d: must be at least 64K", o.maxOutbound)
+	case o.maxHeld < 64<<10:
+		return fmt.Errorf("-max-held %d: must be at least 64K", o.maxHeld)
 	case o.maxInbound < 2*o.maxHeaderBytes:
 		return fmt.Errorf("-max-inbound %d: must be at least twice -max-header-bytes", o.maxInbound)
 	case o.maxDecoded < 64<<10:
@@ -293,6 +298,7 @@ func (o *options) build() error {
 		ReadTimeout:         o.readTimeout,
 		MaxOutbound:         int(o.maxOutbound),
 		MaxInbound:          int(o.maxInbound),
+		MaxHeld:             int(o.maxHeld),
 		MaxDecoded:          int(o.maxDecoded),
 		Grace:               o.grace,
 		StaleIfError:        o.staleIfError,
