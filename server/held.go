@@ -107,10 +107,11 @@ func (c *conn) deferLookup(p *pending) {
 
 // deferCopy defers slot p's lookup, dropping page r that a network store
 // has just answered for it (PageLookup, for a page about to be served as a
-// HIT or STALE) or that the fill it waited for stored (wake), when copying r into p would pass Config.MaxHeld and p is
-// not the head (the head is always answered, so the queue moves). It
-// reports whether it did; the caller then leaves p unanswered. It records
-// the copy's size as c's page size estimate either way.
+// HIT or STALE) or that the fill it waited for stored (wake), when copying
+// r into p would pass Config.MaxHeld and p is not the head (the head is
+// always answered, so the queue moves). It reports whether it did; the
+// caller then leaves p unanswered. It records the copy's size as c's page
+// size estimate either way.
 func (c *conn) deferCopy(p *pending, r *pagerecord.Record) bool {
 	if c.l.syncStore {
 		return false
