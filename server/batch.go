@@ -19,7 +19,11 @@ package server
 //
 // The reply is sure to come, or the connection's close, or the operation's
 // deadline at the store's Sweep, which uncorks too; so a held cork delays a
-// lookup by at most the store's answer to the one before it. Ending the
+// lookup by at most the store's answer to the one before it. The batch is
+// one for every server: while a hung server owes replies, lookups for the
+// others wait for any server's next reply or the next Sweep (every 10 ms
+// with cmd/mcpage's defaults), until the hung server's operations time out
+// and it is ejected (TestBatchReleasedWhenServerDies kills one instead). Ending the
 // batch on the store's own events, rather than at the end of the loop's
 // pass with EventLoop.Execute, costs no allocation and no eventfd wake-up.
 

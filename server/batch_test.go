@@ -15,6 +15,7 @@ import (
 	"github.com/mcpage/mcpage/mcclient"
 	"github.com/mcpage/mcpage/mcclient/ketama"
 	"github.com/mcpage/mcpage/server"
+	"github.com/mcpage/mcpage/server/cachepolicy"
 	"github.com/mcpage/mcpage/server/mcstore"
 	"github.com/mcpage/mcpage/server/pagestore"
 )
@@ -143,17 +144,37 @@ func TestBatchedLookupsAllAnswered(t *testing.T) {
 // is written at once (nothing was awaited), B's, C's and D's wait, and one
 // write carries all three once memcached answers A. Every client gets its
 // own page.
-func TestBatchHeldUntilReply(t *testing.T) {
+// batchFixture is a one-loop proxy in front of an origin that serves
+// "page <path>" (max-age=600) and n memcached servers whose deadlines and
+// sweeps lie far beyond the test, so that only memcached's own events may
+// end a held batch; paths are stored and served as hits first. state reads
+// server i's counters on the loop.
+type batchFixture struct {
+	mc    []*mctest.Server
+	ring  *ketama.Ring
+	addr  string
+	state func(i int) mcclient.ServerState
+}
+
+func newBatchFixture(t *testing.T, n int, paths []string) *batchFixture {
+	t.Helper()
 	o := newOrigin(t)
 	o.handle("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=600")
 		fmt.Fprint(w, "page "+r.URL.Path)
 	})
-	mc := mctest.Start(t)
-	ring, err := ketama.New([]ketama.Server{{Addr: mc.Addr}})
+	f := &batchFixture{}
+	var list []ketama.Server
+	for range n {
+		mc := mctest.Start(t)
+		f.mc = append(f.mc, mc)
+		list = append(list, ketama.Server{Addr: mc.Addr})
+	}
+	ring, err := ketama.New(list)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.ring = ring
 	type built struct {
 		lc *mcclient.LoopClient
 		el gnet.EventLoop
@@ -162,8 +183,6 @@ func TestBatchHeldUntilReply(t *testing.T) {
 	p := startProxy(t, o.addr(), func(c *server.Config) {
 		c.Loops = 1
 		c.NewStore = func(_ int, loop gnet.EventLoop) pagestore.Store {
-			// Deadlines and sweeps far beyond the test: only the reply may
-			// end the batch (a Sweep ends it too).
 			lc, err := mcclient.NewLoopClient(loop, ring, mcclient.Config{OpTimeout: time.Minute, ConnectTimeout: 5 * time.Second})
 			if err != nil {
 				panic(err)
@@ -172,7 +191,7 @@ func TestBatchHeldUntilReply(t *testing.T) {
 			return mcstore.New(lc, mcstore.Config{SweepEvery: time.Hour, FillTTL: 10, FillWait: time.Second, Keep: server.MaxStaleKeep})
 		}
 	})
-	paths := []string{"/a", "/b", "/c", "/d"}
+	f.addr = p.addr
 	warm := dial(t, p.addr)
 	for _, path := range paths {
 		eventually(t, 10*time.Second, path+" stored", func() bool {
@@ -180,38 +199,98 @@ func TestBatchHeldUntilReply(t *testing.T) {
 			return warm.read("GET").xcache() == "HIT"
 		})
 	}
-	state := func() mcclient.ServerState {
+	f.state = func(i int) mcclient.ServerState {
 		var st []mcclient.ServerState
 		b := store.Load()
 		mctest.OnLoop(t, b.el, func() { st = b.lc.ServerStates(nil) })
-		return st[0]
+		return st[i]
 	}
-	waitOps := func(n uint64) {
-		eventually(t, 10*time.Second, fmt.Sprintf("%d operations started", n), func() bool { return state().Ops == n })
+	return f
+}
+
+// pathOn returns a path whose page key the ring gives server i.
+func (f *batchFixture) pathOn(t *testing.T, i int) string {
+	t.Helper()
+	for n := 0; n < 1000; n++ {
+		path := fmt.Sprintf("/k%d", n)
+		if f.ring.Pick(cachepolicy.AppendKey(nil, nil, []byte("example.test"), []byte(path))) == i {
+			return path
+		}
 	}
-	base := state()
+	t.Fatalf("no path for server %d", i)
+	return ""
+}
+
+// send sends a request for path on a new connection and waits until its
+// lookup has started on server i (its operation count reaches ops).
+func (f *batchFixture) send(t *testing.T, path string, i int, ops uint64) *client {
+	t.Helper()
+	c := dial(t, f.addr)
+	c.send(request("GET", path))
+	eventually(t, 10*time.Second, fmt.Sprintf("%d operations started on server %d", ops, i), func() bool { return f.state(i).Ops == ops })
+	return c
+}
+
+// While memcached owes the loop a reply, the lookups of other clients are
+// held and leave together when that reply arrives (batch.go). memcached is
+// frozen, so the reply cannot come before every lookup has started: A's mg
+// is written at once (nothing was awaited), B's, C's and D's wait, and one
+// write carries all three once memcached answers A. Every client gets its
+// own page.
+func TestBatchHeldUntilReply(t *testing.T) {
+	paths := []string{"/a", "/b", "/c", "/d"}
+	f := newBatchFixture(t, 1, paths)
+	base := f.state(0)
 	if base.Pending != 0 {
 		t.Fatalf("%d operations pending before the test", base.Pending)
 	}
-
-	mc.Freeze()
+	f.mc[0].Freeze()
 	clients := make([]*client, len(paths))
 	for i, path := range paths {
-		clients[i] = dial(t, p.addr)
-		clients[i].send(request("GET", path))
-		waitOps(base.Ops + uint64(i) + 1) // this client's lookup has started
+		clients[i] = f.send(t, path, 0, base.Ops+uint64(i)+1)
 	}
-	if got := state().Writes - base.Writes; got != 1 {
+	if got := f.state(0).Writes - base.Writes; got != 1 {
 		t.Errorf("%d writes while memcached owed A its reply, want 1 (A's mg alone)", got)
 	}
-	mc.Thaw()
+	f.mc[0].Thaw()
 	for i, c := range clients {
 		resp := c.read("GET")
 		if string(resp.body) != "page "+paths[i] || resp.xcache() != "HIT" {
 			t.Fatalf("%s: %s %q", paths[i], resp.xcache(), resp.body)
 		}
 	}
-	if got := state().Writes - base.Writes; got != 2 {
+	if got := f.state(0).Writes - base.Writes; got != 2 {
 		t.Errorf("%d writes for 4 lookups, want 2 (A's, then B's, C's and D's together)", got)
+	}
+}
+
+// A batch held for a reply that never comes ends when that server's
+// connection does. With two servers, A's lookup waits on a frozen server X
+// and holds B's, for healthy server Y, in the batch; X is killed: A fails
+// with its connection and is answered from the origin, and B's lookup
+// leaves at once and is a hit on Y, instead of waiting for a sweep.
+func TestBatchReleasedWhenServerDies(t *testing.T) {
+	f := newBatchFixture(t, 2, nil)
+	pa, pb := f.pathOn(t, 0), f.pathOn(t, 1)
+	warm := dial(t, f.addr)
+	for _, path := range []string{pa, pb} {
+		eventually(t, 10*time.Second, path+" stored", func() bool {
+			warm.send(request("GET", path))
+			return warm.read("GET").xcache() == "HIT"
+		})
+	}
+	x, y := f.state(0), f.state(1)
+	f.mc[0].Freeze()
+	a := f.send(t, pa, 0, x.Ops+1)
+	b := f.send(t, pb, 1, y.Ops+1)
+	if got := f.state(1).Writes - y.Writes; got != 0 {
+		t.Errorf("B's mg was written (%d writes) while X owed A its reply: the batch did not hold", got)
+	}
+	f.mc[0].Kill()
+	if resp := b.read("GET"); string(resp.body) != "page "+pb || resp.xcache() != "HIT" {
+		t.Fatalf("B: %s %q, want a hit from Y", resp.xcache(), resp.body)
+	}
+	if resp := a.read("GET"); string(resp.body) != "page "+pa || resp.xcache() == "HIT" {
+		t.Fatalf("A: %s %q, want the origin's page", resp.xcache(), resp.body)
 	}
 }
