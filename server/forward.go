@@ -73,6 +73,11 @@ type exchange struct {
 	indexTTL time.Duration
 	served   string        // X-Cache label when not the kind's (a stale page served on error)
 	took     time.Duration // the pool's exchange time (upstream.Config.Observe), for the access log
+
+	// inline holds the request copies (arena) of an exchange that needs no
+	// more, in the same allocation: a pass-through's Accept-Encoding, a
+	// small fill's key and fields.
+	inline [256]byte
 }
 
 var gzipOnly = []byte("gzip")
@@ -107,7 +112,10 @@ func (c *conn) forwardCached(p *pending, req *httpparse.Request, body []byte, k 
 	case k == kindUnsafe:
 		need += len(req.Host) + len(req.Path)
 	}
-	a := arena{b: make([]byte, 0, need)}
+	a := arena{b: x.inline[:0]}
+	if need > len(x.inline) {
+		a.b = make([]byte, 0, need)
+	}
 	x.f = facts{
 		isHead: p.isHead, gzipOK: p.gzipOK, keepAlive: p.keepAlive, http10: p.http10,
 		ae: a.keep(req.AcceptEncoding),

@@ -151,8 +151,12 @@ func (c *conn) refresh(p *pending, req *httpparse.Request, rec []byte, r *pagere
 	if r.Revalidatable() {
 		k = kindRevalidate
 	}
-	a := arena{b: make([]byte, 0, len(p.key)+len(p.vary.base)+len(p.vary.index)+fieldsLen(req))}
-	x := &exchange{l: l, kind: k, key: a.keep(p.key), leader: true, http11: true}
+	x := &exchange{l: l, kind: k, leader: true, http11: true}
+	a := arena{b: x.inline[:0]}
+	if need := len(p.key) + len(p.vary.base) + len(p.vary.index) + fieldsLen(req); need > len(x.inline) {
+		a.b = make([]byte, 0, need)
+	}
+	x.key = a.keep(p.key)
 	x.takeVary(&a, p, req)
 	x.f = facts{gzipOK: true, ae: anyEncoding}
 	fw := c.forwardFacts(true)
