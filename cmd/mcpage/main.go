@@ -57,6 +57,7 @@ func run(args []string, stderr io.Writer) int {
 		fail(stderr, err)
 		return 1
 	}
+	inh.closeUnclaimed(logger) // activation.go
 	srv, err := newServer(cfg)
 	if err != nil {
 		closeListener(adminLn)

@@ -58,12 +58,19 @@ const startTimeout = 30 * time.Second
 type inheritance struct {
 	listen, admin net.Listener
 	ready         *os.File // written to once this process serves
+	// activated: sockets systemd passed (activation.go), until -listen
+	// and -admin claim theirs.
+	activated []net.Listener
 }
 
 // takeInheritance builds the listeners and pipe a restarting process
 // passed, from the environment.
 func takeInheritance() (*inheritance, error) {
-	inh := &inheritance{}
+	activated, err := activatedListeners()
+	if err != nil {
+		return nil, err
+	}
+	inh := &inheritance{activated: activated}
 	for _, v := range []struct {
 		env string
 		ln  *net.Listener
@@ -96,13 +103,19 @@ func takeInheritance() (*inheritance, error) {
 // -listen's address (nil otherwise, so that -listen is bound anew: a
 // restart may move the proxy to another port).
 func (inh *inheritance) clientListener(o *options, log *slog.Logger) net.Listener {
-	return matchListener(inh.listen, "-listen", o.listen, log)
+	if ln := matchListener(inh.listen, "-listen", o.listen, log); ln != nil {
+		return ln
+	}
+	return inh.takeActivated(o.listen)
 }
 
 // listenAdmin is listenAdmin, taking the inherited -admin listener when it
 // is on the same address.
 func (inh *inheritance) listenAdmin(o *options, log *slog.Logger) (net.Listener, error) {
 	if ln := matchListener(inh.admin, "-admin", o.admin, log); ln != nil {
+		return ln, nil
+	}
+	if ln := inh.takeActivated(o.admin); ln != nil {
 		return ln, nil
 	}
 	return listenAdmin(o)
