@@ -174,6 +174,25 @@ type restartedMcpage struct {
 	stderrPath           string
 }
 
+// handedOver waits until a new process (not old) has written the pid file
+// and the old one has exited 0, and returns the new one's PID.
+func (m *restartedMcpage) handedOver(t *testing.T, old int) int {
+	t.Helper()
+	var pid int
+	if !waitFor(20*time.Second, func() bool { pid = readPID(m.pidFile); return pid != 0 && pid != old }) {
+		t.Fatalf("no new process in the pid file; stderr:\n%s", m.stderr())
+	}
+	select {
+	case err := <-m.exited:
+		if err != nil {
+			t.Fatalf("old process: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("old process did not exit")
+	}
+	return pid
+}
+
 func startRestartable(t *testing.T, bin string, upstream string, extra ...string) *restartedMcpage {
 	t.Helper()
 	dir := t.TempDir()
@@ -242,18 +261,7 @@ func TestBinaryGracefulRestart(t *testing.T) {
 	if err := m.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	var pid int
-	if !waitFor(20*time.Second, func() bool { pid = readPID(m.pidFile); return pid != 0 && pid != old }) {
-		t.Fatalf("no new process in the pid file")
-	}
-	select {
-	case err := <-m.exited:
-		if err != nil {
-			t.Fatalf("old process: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("old process did not exit")
-	}
+	pid := m.handedOver(t, old)
 	base := h.n.Load()
 	if !waitFor(20*time.Second, func() bool { return h.n.Load() >= base+300 }) {
 		t.Fatalf("only %d answers after the old process exited", h.n.Load()-base)
@@ -348,17 +356,7 @@ func TestBinaryRestartFailureKeepsServing(t *testing.T) {
 	if err := m.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	if !waitFor(20*time.Second, func() bool { pid := readPID(m.pidFile); return pid != 0 && pid != old }) {
-		t.Fatalf("no new process after the binary was repaired; stderr:\n%s", m.stderr())
-	}
-	select {
-	case err := <-m.exited:
-		if err != nil {
-			t.Fatalf("old process: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("old process did not exit")
-	}
+	m.handedOver(t, old)
 	if body, _, err := dialGet(m.addr, "/r/8"); err != nil || body != "page /r/8" {
 		t.Fatalf("new process: %q %v", body, err)
 	}
