@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpage/mcpage/internal/procstat"
 )
 
 // The whole stack on loopback: memcached processes, the origin (in this
@@ -238,19 +240,10 @@ func cpuNanos(pid int) int64 {
 	return sum
 }
 
-// rssBytes is pid's resident set size.
+// rssBytes is pid's resident set size, 0 if it cannot be read.
 func rssBytes(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	n, _ := procstat.RSS(pid)
+	return n
 }
 
 // stack is one set of processes a sub-benchmark measures.

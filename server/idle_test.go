@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpage/mcpage/internal/procstat"
 	"github.com/mcpage/mcpage/server"
 	"github.com/mcpage/mcpage/server/cachepolicy"
 )
@@ -71,14 +72,8 @@ func TestIdleChild(t *testing.T) {
 
 // selfRSS is this process's VmRSS in bytes, 0 if it cannot be read.
 func selfRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	n, _ := procstat.RSS(0)
+	return n
 }
 
 // idleChild is the running proxy process.
