@@ -242,14 +242,8 @@ func appendErrorResponse(dst []byte, status int, keepAlive bool, label string) [
 	dst = append(dst, "Cache-Control: no-store\r\nX-Cache: "...)
 	dst = append(dst, label...)
 	dst = append(dst, "\r\n"...)
-	dst = append(dst, cacheStatusName...)
-	if label == labelHit || label == labelStale {
-		dst = append(dst, "; hit"...)
-	} else {
-		dst = append(dst, "; fwd="...)
-		dst = append(dst, fwdOf(label)...)
-	}
-	dst = append(dst, "; detail=\"mcpage-error\"\r\n"...)
+	var f facts // nothing known of the request: the label's forward reason
+	dst = appendCacheStatus(dst, label, &f, 0, 0, false, "mcpage-error")
 	return httpbytes.AppendPlainBody(dst, text, !keepAlive)
 }
 
